@@ -1,0 +1,37 @@
+# The two commands of the README are `make demo` and `make test`; both run setup first.
+SHELL := /bin/bash
+PY := python-tracer/.venv/bin/python
+
+.PHONY: setup build demo dev test lint test-python test-node bench clean
+
+setup:
+	@scripts/setup.sh
+
+build:
+	@npx tsc -p tsconfig.json
+
+demo: setup
+	bin/stowage demo
+
+dev: setup
+	bin/stowage dev
+
+lint:
+	npx eslint .
+	npx prettier --check .
+	npx tsc -p k6/tsconfig.json
+	cd python-tracer && .venv/bin/ruff check . && .venv/bin/ruff format --check .
+
+test-python:
+	cd python-tracer && .venv/bin/python -m pytest
+
+test-node:
+	npx mocha
+
+test: setup lint test-python test-node
+
+bench: setup
+	@echo "no benchmarks yet"
+
+clean:
+	rm -rf dist

@@ -1,0 +1,66 @@
+"""`python -m stowage_tracer worker`: the entry that `stowage dev` starts."""
+
+import argparse
+import asyncio
+import sys
+
+from . import logs
+from .devices import discover
+from .wire import PROCESSORS, Processor
+
+
+def parse_processors(value: str) -> list[Processor] | None:
+    if value == "auto":
+        return None
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    unknown = [n for n in names if n not in PROCESSORS]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(
+            f"expected 'auto' or a comma list of {', '.join(PROCESSORS)}; got {value!r}"
+        )
+    return list(dict.fromkeys(names))  # type: ignore[arg-type]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m stowage_tracer")
+    sub = parser.add_subparsers(dest="command", required=True)
+    worker = sub.add_parser(
+        "worker", help="serve the tracer task queues (connection from TEMPORAL_* variables)"
+    )
+    worker.add_argument(
+        "--processors", type=parse_processors, default=None, help="auto (default) or cpu,gpu,inf"
+    )
+    worker.add_argument(
+        "--concurrency", type=int, default=1, help="activities at a time per queue (default 1)"
+    )
+    worker.add_argument("--exit-with-parent", action="store_true", help="stop when the parent process dies")
+    worker.add_argument("--log-level", default="INFO")
+    args = parser.parse_args(argv)
+
+    logs.configure(args.log_level)
+    from .connection import TemporalSettings
+    from .worker import RefusedQueueError, choose_processors, run_worker
+
+    if args.concurrency < 1:
+        parser.error("--concurrency must be at least 1")
+    devices = discover()
+    try:
+        processors = choose_processors(args.processors, devices)
+    except RefusedQueueError as err:
+        print(f"stowage tracer: {err}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(
+            run_worker(
+                TemporalSettings.from_env(), processors, devices, args.concurrency, args.exit_with_parent
+            )
+        )
+    except RuntimeError as err:
+        # The SDK reports an unreachable server as a RuntimeError: one line, not a traceback.
+        print(f"stowage tracer: cannot connect to Temporal: {str(err).splitlines()[0]}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# One idempotent setup for a fresh machine: npm packages, the tracer's Python environment, and the
+# Temporal CLI + k6 built from the Go module proxy. Each step records a stamp of its inputs and is
+# skipped while they are unchanged, so a second run takes seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+TEMPORAL_CLI_VERSION=v1.5.1   # v1.6.0+ carry a replace directive and cannot be `go install`ed
+K6_VERSION=v1.4.2
+APT_PACKAGES=()               # Debian packages later stages need (buildah, docker-registry, ...)
+
+stamps=.stowage/setup
+mkdir -p "$stamps" .tools/bin
+say() { printf '[setup] %s\n' "$*" >&2; }
+fingerprint() { cat "$@" 2>/dev/null | sha256sum | cut -c1-16; }
+fresh() { [ -f "$stamps/$1" ] && [ "$(cat "$stamps/$1")" = "$2" ]; }
+stamp() { echo "$2" > "$stamps/$1"; }
+
+apt_step() {
+  [ ${#APT_PACKAGES[@]} -gt 0 ] || return 0
+  local key; key=$(echo "${APT_PACKAGES[*]}" | sha256sum | cut -c1-16)
+  fresh apt "$key" && return 0
+  say "Debian packages: ${APT_PACKAGES[*]}"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${APT_PACKAGES[@]}" >/dev/null
+  stamp apt "$key"
+}
+
+go_tool() { # name module version
+  local name=$1 module=$2 version=$3
+  if fresh "$name" "$version" && [ -x ".tools/bin/$name" ]; then return 0; fi
+  say "building $name $version from the Go module proxy (a few minutes the first time)"
+  GOBIN="$root/.tools/bin" GOFLAGS=-mod=mod go install "$module@$version"
+  stamp "$name" "$version"
+}
+
+node_step() {
+  local key; key=$(fingerprint package-lock.json)
+  if fresh npm "$key" && [ -d node_modules ]; then return 0; fi
+  say "npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+  stamp npm "$key"
+}
+
+python_step() {
+  local venv=python-tracer/.venv key
+  key=$(fingerprint python-tracer/requirements.txt)
+  if fresh python "$key" && [ -x "$venv/bin/python" ]; then return 0; fi
+  say "Python environment for python-tracer/ (torch from PyPI; about 3 GB the first time)"
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r python-tracer/requirements.txt
+  stamp python "$key"
+}
+
+build_step() {
+  say "compiling TypeScript"
+  npx tsc -p tsconfig.json
+}
+
+apt_step
+# The Go builds are CPU-bound and the Python download is network-bound: run them side by side.
+( go_tool temporal github.com/temporalio/cli/cmd/temporal "$TEMPORAL_CLI_VERSION" &&
+  go_tool k6 go.k6.io/k6 "$K6_VERSION" ) &
+tools_pid=$!
+python_step
+node_step
+wait "$tools_pid"
+build_step
+say "ready"

@@ -1,0 +1,9 @@
+import type { TracerDescribeInput, TracerDescription } from './doctor';
+
+/**
+ * Activities implemented by the Python tracer worker, called by name across task queues.
+ * Only the types live here: the implementation is python-tracer/stowage_tracer/activities.
+ */
+export interface TracerActivities {
+  describeTracer(input: TracerDescribeInput): Promise<TracerDescription>;
+}

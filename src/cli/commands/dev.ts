@@ -67,7 +67,7 @@ export function devCommand(): Command {
       const ui = options.embedded ? `http://127.0.0.1:${options.embedded.uiPort}` : '(your cluster UI)';
       process.stdout.write(
         `stowage dev: Temporal ${stack.temporal.address} (namespace ${stack.temporal.namespace}), UI ${ui}\n` +
-          `workers: stowage (typescript, pid ${process.pid}), tracer (python, pid ${stack.pythonWorker.pid}); logs in ${stack.logDir}\n` +
+          `pids: stowage worker ${process.pid}, python tracer ${stack.pythonWorker.pid}, temporal ${stack.server?.pid ?? '-'}; logs in ${stack.logDir}\n` +
           'Ctrl-C stops everything.\n',
       );
       const signalled = new Promise<string>((resolve) => {

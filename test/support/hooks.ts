@@ -1,0 +1,6 @@
+import { stopTestStack } from './stack';
+
+/** Mocha global fixture: whatever the run started is stopped once, after the last test. */
+export async function mochaGlobalTeardown(): Promise<void> {
+  await stopTestStack();
+}

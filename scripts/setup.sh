@@ -30,7 +30,13 @@ go_tool() { # name module version
   local name=$1 module=$2 version=$3
   if fresh "$name" "$version" && [ -x ".tools/bin/$name" ]; then return 0; fi
   say "building $name $version from the Go module proxy (a few minutes the first time)"
-  GOBIN="$root/.tools/bin" GOFLAGS=-mod=mod go install "$module@$version"
+  local log=.stowage/logs/setup-$name.log
+  mkdir -p .stowage/logs
+  if ! GOBIN="$root/.tools/bin" GOFLAGS=-mod=mod go install "$module@$version" > "$log" 2>&1; then
+    tail -20 "$log" >&2
+    say "building $name failed; the whole log is $log"
+    return 1
+  fi
   stamp "$name" "$version"
 }
 

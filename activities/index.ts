@@ -1,10 +1,18 @@
+import type { ArtifactStore } from '../src/artifacts/store';
+import type { ProjectPaths } from '../src/config/paths';
+import { createBuildActivities } from './build';
 import { describeWorker } from './doctor';
 
 /** Clients and settings that activities need; each environment (production, tests) passes its own. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
-export interface ActivityDeps {}
+export interface ActivityDeps {
+  paths: ProjectPaths;
+  artifacts: ArtifactStore;
+}
 
 /** The activities of the `stowage` task queue. */
-export function createActivities(_deps: ActivityDeps = {}) {
-  return { describeWorker };
+export function createActivities(deps: ActivityDeps) {
+  return {
+    describeWorker,
+    ...createBuildActivities(deps.paths),
+  };
 }

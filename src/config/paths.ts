@@ -5,8 +5,10 @@ export interface ProjectPaths {
   root: string;
   /** Binaries built by setup from the Go module proxy: temporal, k6. */
   toolsBin: string;
-  /** Local state: the dev server's SQLite file, logs, process records, artifacts. */
+  /** Local state: the dev server's SQLite file, logs, process records. */
   state: string;
+  /** The artifact store's root: a folder (default .stowage/artifacts) or s3://bucket/prefix. */
+  artifacts: string;
   pythonTracer: string;
   python: string;
 }
@@ -24,6 +26,7 @@ export function projectPaths(root = process.env.STOWAGE_ROOT ?? defaultRoot): Pr
     root,
     toolsBin: path.join(root, '.tools', 'bin'),
     state,
+    artifacts: process.env.STOWAGE_ARTIFACTS ?? path.join(state, 'artifacts'),
     pythonTracer,
     python: path.join(pythonTracer, '.venv', 'bin', 'python'),
   };

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { NativeConnection, Worker } from '@temporalio/worker';
+import { openArtifactStore } from '../artifacts/store';
 import type { ProjectPaths } from '../config/paths';
 import type { TemporalOptions } from '../config/temporal';
 import type { Processor } from '../domain/task-queues';
@@ -70,7 +71,11 @@ export class DevStack {
       }
       const client = await connectClient(temporal);
       const connection = await connectWorker(temporal);
-      const tsWorker = await createTypeScriptWorker({ connection, namespace: temporal.namespace });
+      const tsWorker = await createTypeScriptWorker({
+        connection,
+        namespace: temporal.namespace,
+        deps: { paths, artifacts: openArtifactStore(paths.artifacts) },
+      });
       const pythonWorker = await startPythonWorker(paths, {
         temporal,
         processors: options.processors,

@@ -24,6 +24,7 @@ export async function startPythonWorker(
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     PYTHONUNBUFFERED: '1',
+    STOWAGE_ARTIFACTS: paths.artifacts,
     TEMPORAL_ADDRESS: temporal.address,
     TEMPORAL_NAMESPACE: temporal.namespace,
     TEMPORAL_TLS: temporal.tls ? 'true' : '',

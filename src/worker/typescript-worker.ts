@@ -5,7 +5,7 @@ import { STOWAGE_TASK_QUEUE } from '../domain/task-queues';
 export interface TypeScriptWorkerOptions {
   connection: NativeConnection;
   namespace: string;
-  deps?: ActivityDeps;
+  deps: ActivityDeps;
 }
 
 /** The worker of the `stowage` queue: every workflow, and the TypeScript activities. */

@@ -21,7 +21,7 @@ export function testStateDir(): string {
 }
 
 export function testPaths(): ProjectPaths {
-  return { ...projectPaths(), state: testStateDir() };
+  return { ...projectPaths(), state: testStateDir(), artifacts: path.join(testStateDir(), 'artifacts') };
 }
 
 export function testStack(): Promise<DevStack> {

@@ -1,4 +1,6 @@
 import { Command } from 'commander';
+import { openArtifactStore } from '../../artifacts/store';
+import { projectPaths } from '../../config/paths';
 import { createLogger, installTemporalRuntimeLogger } from '../../logging';
 import { connectWorker } from '../../temporal/connect';
 import { createTypeScriptWorker } from '../../worker/typescript-worker';
@@ -13,7 +15,12 @@ export function workerCommand(): Command {
       installTemporalRuntimeLogger(logger);
       const temporal = temporalOptionsFromFlags(flags);
       const connection = await connectWorker(temporal);
-      const worker = await createTypeScriptWorker({ connection, namespace: temporal.namespace });
+      const paths = projectPaths();
+      const worker = await createTypeScriptWorker({
+        connection,
+        namespace: temporal.namespace,
+        deps: { paths, artifacts: openArtifactStore(paths.artifacts) },
+      });
       // The SDK installs SIGINT/SIGTERM handlers that shut the worker down gracefully.
       await worker.run();
       await connection.close();

@@ -1,0 +1,61 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { ApplicationFailure } from '@temporalio/activity';
+import type { ProjectPaths } from '../src/config/paths';
+import type { Processor } from '../src/domain/task-queues';
+
+export interface PrepareRuntimeInput {
+  runtime: 'local';
+  processors: Processor[];
+}
+
+export interface ServingEnvironment {
+  runtime: 'local';
+  processor: Processor;
+  python: string;
+  torchVersion: string;
+  transformersVersion: string;
+  fastapiVersion: string;
+}
+
+const PROBE = [
+  'import json, torch, transformers, fastapi, stowage_tracer',
+  'print(json.dumps({"torch": torch.__version__, "transformers": transformers.__version__, "fastapi": fastapi.__version__}))',
+].join('\n');
+
+/**
+ * The build stage for the local runtime: the serving environment is the tracer's Python environment,
+ * so "building" it means proving it imports what the model server needs. A broken environment is not
+ * something a retry fixes.
+ */
+export function createBuildActivities(paths: ProjectPaths) {
+  return {
+    async prepareRuntime(input: PrepareRuntimeInput): Promise<ServingEnvironment[]> {
+      let stdout: string;
+      try {
+        ({ stdout } = await promisify(execFile)(paths.python, ['-c', PROBE], {
+          cwd: paths.pythonTracer,
+          timeout: 120_000,
+        }));
+      } catch (err) {
+        throw ApplicationFailure.nonRetryable(
+          `the local serving environment (${paths.python}) cannot import the model server's dependencies: ` +
+            `${String((err as Error).message)
+              .split('\n')
+              .slice(-2)
+              .join(' ')}; run \`make setup\``,
+          'ServingEnvironmentBroken',
+        );
+      }
+      const versions = JSON.parse(stdout) as { torch: string; transformers: string; fastapi: string };
+      return input.processors.map((processor) => ({
+        runtime: input.runtime,
+        processor,
+        python: paths.python,
+        torchVersion: versions.torch,
+        transformersVersion: versions.transformers,
+        fastapiVersion: versions.fastapi,
+      }));
+    },
+  };
+}

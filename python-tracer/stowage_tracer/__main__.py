@@ -6,6 +6,7 @@ import sys
 
 from . import logs
 from .devices import discover
+from .serving import cli as serving_cli
 from .wire import PROCESSORS, Processor
 
 
@@ -35,7 +36,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     worker.add_argument("--exit-with-parent", action="store_true", help="stop when the parent process dies")
     worker.add_argument("--log-level", default="INFO")
+    serving_cli.add_parser(sub)
     args = parser.parse_args(argv)
+    if args.command == "serve":
+        return args.run(args)
 
     logs.configure(args.log_level)
     from .connection import TemporalSettings

@@ -1,0 +1,43 @@
+"""`python -m stowage_tracer serve`: one model-server process (the local runtime starts one per device)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    serve = sub.add_parser(
+        "serve", help="serve the models of one device over HTTP (the post's FastAPI server)"
+    )
+    serve.add_argument("--models", required=True, type=Path, help='JSON: {"models":[{"modelId","path"}]}')
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--device", default="cpu", help="torch device the models run on (cpu, cuda:0)")
+    serve.add_argument(
+        "--max-batch", type=int, default=8, help="micro-batch size limit; 1 turns batching off"
+    )
+    serve.add_argument("--batch-window-ms", type=float, default=2.0, help="how long a batch waits to fill")
+    serve.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
+    serve.add_argument("--log-level", default="INFO")
+    serve.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+    import uvicorn
+
+    from .app import create_app
+    from .batching import BatchPolicy
+    from .model import read_specs
+
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if args.max_batch < 1 or args.batch_window_ms < 0:
+        raise SystemExit("--max-batch must be ≥ 1 and --batch-window-ms ≥ 0")
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    specs = read_specs(args.models)
+    app = create_app(specs, BatchPolicy(args.max_batch, args.batch_window_ms), args.device)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    return 0

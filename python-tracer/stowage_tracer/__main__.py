@@ -2,7 +2,9 @@
 
 import argparse
 import asyncio
+import json
 import sys
+from pathlib import Path
 
 from . import logs
 from .devices import discover
@@ -36,10 +38,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     worker.add_argument("--exit-with-parent", action="store_true", help="stop when the parent process dies")
     worker.add_argument("--log-level", default="INFO")
+    tiny = sub.add_parser("make-tiny-models", help="write N small BERT QA models in Hugging Face layout")
+    tiny.add_argument("--out", required=True, type=Path, help="folder to create the models in")
+    tiny.add_argument("--count", type=int, default=3)
+    tiny.add_argument("--prefix", default="tiny-bert-qa", help="model folder names: <prefix>-<i>")
     serving_cli.add_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "serve":
         return args.run(args)
+    if args.command == "make-tiny-models":
+        if args.count < 1:
+            parser.error("--count must be at least 1")
+        from .models.tiny import make_tiny_models
+
+        folders = make_tiny_models(args.out, args.count, prefix=args.prefix)
+        print(json.dumps([str(f) for f in folders]))
+        return 0
 
     logs.configure(args.log_level)
     from .connection import TemporalSettings

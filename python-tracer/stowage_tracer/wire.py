@@ -4,9 +4,9 @@ Activities take and return plain dicts (the SDK's default JSON converter) and va
 so a malformed payload is rejected on entry with a message that names the field.
 """
 
-from typing import Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from pydantic.alias_generators import to_camel
 from temporalio.exceptions import ApplicationError
 
@@ -69,3 +69,89 @@ def parse(model: type[W], payload: object) -> W:
         raise ApplicationError(
             f"invalid {model.__name__}: {problems}", type="InvalidInput", non_retryable=True
         ) from None
+
+
+# --- tracing and profiling (activities traceModel / profileModel; src/domain/tracing.ts) ---
+
+ModelId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
+Precision = Literal["auto", "fp32", "fp16", "bf16"]
+Task = Literal["question-answering", "sequence-classification"]
+
+# The post's sample pair: the example inputs every trace is built from unless the caller gives its own.
+DEFAULT_CONTEXT = "HuggingFace is based in New York City"
+DEFAULT_QUESTION = "Where is HuggingFace based?"
+
+
+class ExampleInputs(Wire):
+    """The recipe for example inputs: a text pair run through the model's own tokenizer."""
+
+    context: str = Field(default=DEFAULT_CONTEXT, min_length=1, max_length=10_000)
+    question: str = Field(default=DEFAULT_QUESTION, min_length=1, max_length=10_000)
+
+
+class ProfileOptions(Wire):
+    batch_sizes: list[Annotated[int, Field(ge=1, le=1024)]] = Field(default_factory=list, max_length=16)
+    warmup: int = Field(default=3, ge=0, le=1000)
+    iterations: int = Field(default=30, ge=1, le=100_000)
+    expected_requests_per_second: float = Field(default=1.0, ge=0)
+
+
+class TraceOptions(Wire):
+    task: Task = "question-answering"
+    batch_size: int = Field(default=1, ge=1, le=1024)
+    sequence_length: int = Field(default=128, ge=1, le=8192)
+    # Inferentia: NeuronCores one model is pipelined across (the post's --neuroncore-pipeline-cores).
+    pipeline_cores: int = Field(default=1, ge=1, le=64)
+    # auto: bf16 auto-cast on Inferentia, fp16 autocast on GPU, fp32 on CPU.
+    precision: Precision = "auto"
+    # Largest |traced - eager| accepted, relative to max(1, |eager|); None = by precision.
+    tolerance: float | None = Field(default=None, gt=0, le=1)
+    example: ExampleInputs = Field(default_factory=ExampleInputs)
+    profile: ProfileOptions = Field(default_factory=ProfileOptions)
+
+
+class TraceModelInput(Wire):
+    model_id: ModelId
+    # A Hugging Face name, a local folder (inside the artifact root or STOWAGE_MODEL_ROOTS) or s3:// folder
+    # in Hugging Face layout, or a TorchScript file (.pt) with a tokenizer/ folder beside it.
+    source: str = Field(min_length=1, max_length=2048)
+    processor: Processor
+    options: TraceOptions = Field(default_factory=TraceOptions)
+
+
+class ArtifactRef(Wire):
+    model_id: str
+    processor: Processor
+    trace_key: str
+    prefix: str
+    model_uri: str
+    manifest_uri: str
+    profile_uri: str
+
+
+class OutputCheck(Wire):
+    max_abs_diff: float
+    tolerance: float
+    passed: bool
+
+
+class TraceModelResult(Wire):
+    artifact: ArtifactRef
+    cached: bool
+    attempt: int
+    resumed_from: str | None
+    trace_seconds: float | None
+    output_check: OutputCheck | None
+    demand: dict
+
+
+class ProfileModelInput(Wire):
+    model_id: ModelId
+    processor: Processor
+    trace_key: Annotated[str, StringConstraints(pattern=r"^[a-f0-9]{8,64}$")]
+    profile: ProfileOptions = Field(default_factory=ProfileOptions)
+
+
+class ProfileModelResult(Wire):
+    artifact: ArtifactRef
+    profile: dict

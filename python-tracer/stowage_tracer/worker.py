@@ -11,6 +11,8 @@ from temporalio.worker import Worker
 
 from . import logs
 from .activities.doctor import DoctorActivities
+from .activities.trace import TracerActivities
+from .artifacts import ArtifactStore
 from .connection import TemporalSettings
 from .devices import HostDevices
 from .wire import Processor, tracer_task_queue
@@ -47,12 +49,13 @@ async def run_worker(
     if exit_with_parent:
         watchdog = asyncio.create_task(_watch_parent(os.getppid(), stop))
 
+    store = ArtifactStore.from_uri()  # STOWAGE_ARTIFACTS, else .stowage/artifacts
     with ThreadPoolExecutor(max_workers=concurrency * len(processors)) as executor:
         workers = [
             Worker(
                 client,
                 task_queue=tracer_task_queue(processor),
-                activities=[DoctorActivities(processor, devices).describe_tracer],
+                activities=_activities(processor, devices, store),
                 activity_executor=executor,
                 # A trace can use every core, so by default one runs at a time per queue.
                 max_concurrent_activities=concurrency,
@@ -68,6 +71,7 @@ async def run_worker(
             address=settings.address,
             namespace=settings.namespace,
             concurrency=concurrency,
+            artifacts=store.root,
         )
         stopped = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([stopped, *runs], return_when=asyncio.FIRST_COMPLETED)
@@ -79,6 +83,11 @@ async def run_worker(
     if exit_with_parent:
         watchdog.cancel()
     logs.event(log, "worker_stopped")
+
+
+def _activities(processor: Processor, devices: HostDevices, store: ArtifactStore) -> list:
+    tracer = TracerActivities(processor, devices, store)
+    return [DoctorActivities(processor, devices).describe_tracer, tracer.trace_model, tracer.profile_model]
 
 
 async def _watch_parent(parent_pid: int, stop: asyncio.Event) -> None:

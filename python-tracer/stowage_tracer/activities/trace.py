@@ -1,0 +1,384 @@
+"""traceModel and profileModel: compile a model for this worker's processor and measure what packing needs.
+
+Both are idempotent (the artifact key is a content hash, and a verified artifact is returned as is) and
+resumable (a retried attempt reads its predecessor's heartbeat details and skips the steps whose output is
+still on local disk and verifies).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import json
+import logging
+import shutil
+import tempfile
+import threading
+import time
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import torch
+from temporalio import activity
+from temporalio.exceptions import ApplicationError, CancelledError
+
+from .. import logs
+from ..artifacts import ArtifactStore, model_key, sha256_bytes
+from ..devices import HostDevices
+from ..tracing import compile as compiling
+from ..tracing import profile as profiling
+from ..tracing.errors import invalid_input
+from ..tracing.sources import load_eager, load_tokenizer, resolve
+from ..wire import (
+    ArtifactRef,
+    OutputCheck,
+    Processor,
+    ProfileModelInput,
+    ProfileModelResult,
+    TraceModelInput,
+    TraceModelResult,
+    TraceOptions,
+    parse,
+    tracer_task_queue,
+)
+
+log = logging.getLogger("stowage.tracer")
+
+# Bumped when the artifact layout or tracing recipe changes, so old artifacts are not mistaken for new ones.
+RECIPE_VERSION = 1
+OUTPUT_NAMES = {"question-answering": ["start_logits", "end_logits"], "sequence-classification": ["logits"]}
+HEARTBEAT_EVERY_S = 2.0
+
+
+class TracerActivities:
+    """Bound to one tracer queue: it traces only for the processor that queue names."""
+
+    def __init__(
+        self, processor: Processor, devices: HostDevices, store: ArtifactStore, work_dir: Path | None = None
+    ) -> None:
+        self.processor = processor
+        self.devices = devices
+        self.store = store
+        # Staged outputs survive a killed worker, so the next attempt on this host can pick them up.
+        self.work_dir = work_dir or Path(tempfile.gettempdir()) / "stowage-tracer-work"
+        self.traces_run = 0
+
+    # --- traceModel ---
+
+    @activity.defn(name="traceModel")
+    def trace_model(self, payload: dict) -> dict:
+        request = parse(TraceModelInput, payload)
+        self._check_processor(request.processor)
+        options = request.options
+        if options.pipeline_cores > 1 and self.processor != "inf":
+            raise invalid_input("pipelineCores > 1 applies to Inferentia (inf) only")
+        source = resolve(request.source, self.store)
+        trace_key = self._trace_key(source.identity, source.kind, options)
+        prefix = model_key(request.model_id, self.processor, trace_key)
+        ref = self._ref(request.model_id, trace_key, prefix)
+        info = activity.info()
+        base = {"modelId": request.model_id, "traceKey": trace_key}
+
+        cached = self._verified_manifest(prefix)
+        if cached is not None:
+            logs.event(log, "trace_cached", **base)
+            profile = json.loads(self.store.read_bytes(f"{prefix}/profile.json"))
+            return TraceModelResult(
+                artifact=ref,
+                cached=True,
+                attempt=info.attempt,
+                resumed_from=None,
+                trace_seconds=cached.get("traceSeconds"),
+                output_check=cached.get("outputCheck"),
+                demand=profile["demand"],
+            ).to_wire()
+
+        staging = self.work_dir / f"{request.model_id}-{self.processor}-{trace_key}"
+        previous = _previous_details(info)
+        with Progress(base) as progress:
+            resumed_from = None
+            staged = _staged(staging, previous, trace_key)
+            if staged is not None:
+                resumed_from = previous.get("step")
+                check, trace_seconds = staged["outputCheck"], staged["traceSeconds"]
+                logs.event(log, "trace_resumed", fromStep=resumed_from, attempt=info.attempt, **base)
+            else:
+                check, trace_seconds = self._trace_into(staging, source, options, progress)
+                progress.step("traced", modelSha256=_sha256_file(staging / "model.pt"))
+
+            progress.step("profile")
+            tokenizer = load_tokenizer_dir(staging / "tokenizer")
+            measured = profiling.measure(
+                staging / "model.pt",
+                self.processor,
+                lambda batch: compiling.example_inputs(tokenizer, options, batch),
+                options.batch_size,
+                options.profile,
+                progress.step,
+            )
+            progress.step("publish")
+            profile = self._profile_document(request.model_id, trace_key, measured, options.profile)
+            self._publish(prefix, staging, request, source, trace_key, options, check, trace_seconds, profile)
+        shutil.rmtree(staging, ignore_errors=True)
+        logs.event(log, "trace_done", traceSeconds=trace_seconds, resumedFrom=resumed_from, **base)
+        return TraceModelResult(
+            artifact=ref,
+            cached=False,
+            attempt=info.attempt,
+            resumed_from=resumed_from,
+            trace_seconds=trace_seconds,
+            output_check=check,
+            demand=profile["demand"],
+        ).to_wire()
+
+    def _trace_into(
+        self, staging: Path, source, options: TraceOptions, progress: Progress
+    ) -> tuple[dict, float]:
+        progress.step("load")
+        tokenizer = load_tokenizer(source)
+        model = load_eager(source, options.task)
+        inputs = compiling.example_inputs(tokenizer, options)
+        eager = compiling.run(model, inputs, "cpu")
+
+        progress.step("trace")
+        started = time.perf_counter()
+        traced = compiling.trace(model, inputs, self.processor, options)
+        trace_seconds = round(time.perf_counter() - started, 3)
+        self.traces_run += 1
+
+        progress.step("check")
+        limit = compiling.tolerance(self.processor, options)
+        diff = compiling.check_outputs(eager, compiling.run(traced, inputs, self.processor), limit)
+        check = OutputCheck(max_abs_diff=diff, tolerance=limit, passed=True).to_wire()
+
+        if staging.exists():
+            shutil.rmtree(staging)
+        (staging / "tokenizer").mkdir(parents=True)
+        tokenizer.save_pretrained(str(staging / "tokenizer"))
+        torch.jit.save(traced, str(staging / "model.pt"))
+        # Written last: its presence says the staged trace is complete.
+        (staging / "staged.json").write_text(
+            json.dumps({"outputCheck": check, "traceSeconds": trace_seconds, "traceKey": staging.name})
+        )
+        return check, trace_seconds
+
+    def _publish(self, prefix, staging, request, source, trace_key, options, check, trace_seconds, profile):
+        files: dict[str, dict] = {}
+        for path in sorted(p for p in staging.rglob("*") if p.is_file() and p.name != "staged.json"):
+            name = path.relative_to(staging).as_posix()
+            data = path.read_bytes()
+            self.store.write_bytes(f"{prefix}/{name}", data)
+            files[name] = {"sha256": sha256_bytes(data), "bytes": len(data)}
+        self.store.write_bytes(f"{prefix}/profile.json", _json(profile))
+        shape = [options.batch_size, options.sequence_length]
+        manifest = {
+            "modelId": request.model_id,
+            "processor": self.processor,
+            "traceKey": trace_key,
+            "source": {"uri": request.source, "kind": source.kind, "sha256": source.identity},
+            "task": options.task,
+            "inputs": [{"name": n, "dtype": "int64", "shape": shape} for n in compiling.INPUT_NAMES],
+            "outputs": [
+                {
+                    "name": n,
+                    "dtype": "float32",
+                    "shape": shape if options.task == "question-answering" else None,
+                }
+                for n in OUTPUT_NAMES[options.task]
+            ],
+            "sequenceLength": options.sequence_length,
+            "batchSize": options.batch_size,
+            "precision": compiling.effective_precision(self.processor, options),
+            "pipelineCores": options.pipeline_cores,
+            "example": options.example.to_wire(),
+            "tokenizer": "tokenizer",
+            "files": files,
+            "outputCheck": check,
+            "traceSeconds": trace_seconds,
+            "torchVersion": torch.__version__,
+            "transformersVersion": _version("transformers"),
+            "neuronSdk": compiling.neuron_sdk() if self.processor == "inf" else None,
+        }
+        # The manifest goes last: an artifact without one is incomplete and is traced again.
+        self.store.write_bytes(f"{prefix}/manifest.json", _json(manifest))
+
+    # --- profileModel ---
+
+    @activity.defn(name="profileModel")
+    def profile_model(self, payload: dict) -> dict:
+        request = parse(ProfileModelInput, payload)
+        self._check_processor(request.processor)
+        prefix = model_key(request.model_id, self.processor, request.trace_key)
+        manifest = self._verified_manifest(prefix)
+        if manifest is None:
+            raise ApplicationError(
+                f"no verified artifact at {self.store.uri(prefix)}: trace the model first",
+                type="ArtifactNotFound",
+                non_retryable=True,
+            )
+        base = {"modelId": request.model_id, "traceKey": request.trace_key}
+        with Progress(base) as progress:
+            progress.step("fetch")
+            folder = self.store.local_dir(prefix)
+            options = TraceOptions(
+                sequence_length=manifest["sequenceLength"],
+                batch_size=manifest["batchSize"],
+                example=manifest.get("example") or {},
+            )
+            tokenizer = load_tokenizer_dir(folder / manifest["tokenizer"])
+            progress.step("profile")
+            measured = profiling.measure(
+                folder / "model.pt",
+                self.processor,
+                lambda batch: compiling.example_inputs(tokenizer, options, batch),
+                options.batch_size,
+                request.profile,
+                progress.step,
+            )
+            profile = self._profile_document(request.model_id, request.trace_key, measured, request.profile)
+            self.store.write_bytes(f"{prefix}/profile.json", _json(profile))
+        return ProfileModelResult(
+            artifact=self._ref(request.model_id, request.trace_key, prefix), profile=profile
+        ).to_wire()
+
+    # --- shared ---
+
+    def _check_processor(self, processor: Processor) -> None:
+        if processor != self.processor:
+            raise invalid_input(
+                f"this worker serves {tracer_task_queue(self.processor)}, not {processor}: "
+                f"send {processor} work to {tracer_task_queue(processor)}"
+            )
+
+    def _trace_key(self, identity: str, kind: str, options: TraceOptions) -> str:
+        recipe = {
+            "recipe": RECIPE_VERSION,
+            "source": identity,
+            "kind": kind,
+            "processor": self.processor,
+            # Profiling settings do not change the compiled model.
+            "options": options.model_dump(mode="json", by_alias=True, exclude={"profile"}),
+            "torch": torch.__version__,
+            "neuron": _version(compiling.neuron_sdk()) if self.processor == "inf" else None,
+        }
+        return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:20]
+
+    def _verified_manifest(self, prefix: str) -> dict | None:
+        """The manifest if every file it lists is present with its recorded sha256; None otherwise."""
+        try:
+            manifest = json.loads(self.store.read_bytes(f"{prefix}/manifest.json"))
+            if not self.store.exists(f"{prefix}/profile.json"):
+                return None
+            for name, meta in manifest["files"].items():
+                if sha256_bytes(self.store.read_bytes(f"{prefix}/{name}")) != meta["sha256"]:
+                    logs.event(log, "artifact_corrupt", prefix=prefix, file=name)
+                    return None
+        except FileNotFoundError:
+            return None
+        except (ValueError, KeyError, AttributeError):
+            return None
+        return manifest
+
+    def _ref(self, model_id: str, trace_key: str, prefix: str) -> ArtifactRef:
+        return ArtifactRef(
+            model_id=model_id,
+            processor=self.processor,
+            trace_key=trace_key,
+            prefix=self.store.uri(prefix),
+            model_uri=self.store.uri(f"{prefix}/model.pt"),
+            manifest_uri=self.store.uri(f"{prefix}/manifest.json"),
+            profile_uri=self.store.uri(f"{prefix}/profile.json"),
+        )
+
+    def _profile_document(self, model_id: str, trace_key: str, measured: dict, options) -> dict:
+        devices = self.devices.devices_for(self.processor)
+        return {
+            "modelId": model_id,
+            "processor": self.processor,
+            "traceKey": trace_key,
+            "device": devices[0].name if devices else None,
+            "measuredAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "settings": options.to_wire(),
+            **measured,
+            "demand": profiling.demand(measured, self.processor, options.expected_requests_per_second),
+            "units": profiling.UNITS,
+        }
+
+
+class Progress:
+    """Heartbeats the current step: at each step (checking for cancellation there) and every few seconds in
+    between from a background thread, so one long compile does not look like a dead worker."""
+
+    def __init__(self, base: dict) -> None:
+        self.details = dict(base)
+        self._base = dict(base)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=contextvars.copy_context().run, args=(self._beat_loop,), daemon=True
+        )
+
+    def __enter__(self) -> Progress:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def step(self, details: dict | str, **extra) -> None:
+        if isinstance(details, str):
+            details = {"step": details}
+        # Resume fields (the staged model's sha256) are kept once known, whatever the later step.
+        kept = {k: v for k, v in self.details.items() if k == "modelSha256"}
+        self.details = {**self._base, **kept, **details, **extra}
+        activity.heartbeat(self.details)
+        if activity.is_cancelled():
+            raise CancelledError(f"cancelled during {self.details.get('step')}")
+
+    def _beat_loop(self) -> None:
+        while not self._stop.wait(HEARTBEAT_EVERY_S):
+            activity.heartbeat(self.details)
+
+
+def _previous_details(info: activity.Info) -> dict:
+    details = info.heartbeat_details
+    return details[0] if details and isinstance(details[0], dict) else {}
+
+
+def _staged(staging: Path, previous: dict, trace_key: str) -> dict | None:
+    """A predecessor attempt's staged trace, if its heartbeat says it finished tracing and the file verifies."""
+    if previous.get("traceKey") != trace_key or "modelSha256" not in previous:
+        return None
+    marker, model = staging / "staged.json", staging / "model.pt"
+    if not (marker.exists() and model.exists() and (staging / "tokenizer").is_dir()):
+        return None
+    if _sha256_file(model) != previous["modelSha256"]:
+        return None
+    return json.loads(marker.read_text())
+
+
+def load_tokenizer_dir(path: Path):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(path))
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _json(document: dict) -> bytes:
+    return (json.dumps(document, indent=2) + "\n").encode()
+
+
+def _version(package: str | None) -> str | None:
+    if package is None:
+        return None
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return None

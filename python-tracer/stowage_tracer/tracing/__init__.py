@@ -1,0 +1,1 @@
+"""Tracing and profiling a model for one processor: sources, compilation, measurement."""

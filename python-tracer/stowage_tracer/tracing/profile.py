@@ -1,0 +1,172 @@
+"""Measuring a traced model on its processor: what the packer needs to place it (DESIGN.md packing contract)."""
+
+from __future__ import annotations
+
+import gc
+import glob
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+import torch
+
+from ..devices import GIB
+from ..wire import Processor, ProfileOptions
+from . import compile as compiling
+
+UNITS = {
+    "loadSeconds": "s",
+    "memory.*Bytes": "bytes",
+    "latency[].p50Ms|p90Ms|p99Ms|meanMs": "ms",
+    "latency[].throughputPerSecond": "inferences/s (batch size x batches/s)",
+    "throughput.sustainablePerSecond": "inferences/s on one device",
+    "demand.memoryGiB|hostMemoryGiB": "GiB (2^30 bytes)",
+    "demand.compute": "share of one device's sustainable throughput at expectedRequestsPerSecond",
+    "demand.expectedRequestsPerSecond": "requests/s",
+}
+
+
+def load(model_file: Path, processor: Processor):
+    if processor == "inf":
+        sdk = compiling.neuron_sdk()
+        if sdk:
+            __import__(sdk)  # registers the Neuron ops the compiled TorchScript refers to
+    return torch.jit.load(str(model_file), map_location=compiling.device_of(processor)).eval()
+
+
+def measure(
+    model_file: Path,
+    processor: Processor,
+    inputs_for: Callable[[int], tuple[torch.Tensor, ...]],
+    traced_batch: int,
+    options: ProfileOptions,
+    beat: Callable[[dict], None],
+) -> dict:
+    """Loads the artifact afresh and times it. `beat` heartbeats and raises if the activity was cancelled."""
+    gc.collect()
+    process = psutil.Process()
+    rss_before = process.memory_info().rss
+    device_before = _device_bytes(processor)
+    if processor == "gpu":
+        torch.cuda.reset_peak_memory_stats()
+    started = time.perf_counter()
+    module = load(model_file, processor)
+    load_seconds = time.perf_counter() - started
+
+    batch_sizes = sorted({1, traced_batch, *options.batch_sizes})
+    latency = []
+    for batch in batch_sizes:
+        beat({"step": "profile", "batchSize": batch})
+        latency.append(_time_batch(module, inputs_for(batch), processor, batch, options, beat))
+    ok = [row for row in latency if "error" not in row]
+    if not ok:
+        raise RuntimeError(
+            f"the traced model ran at none of the batch sizes {batch_sizes}: {latency[0]['error']}"
+        )
+    best = max(ok, key=lambda row: row["throughputPerSecond"])
+
+    rss_delta = max(0, process.memory_info().rss - rss_before)
+    parameter_bytes = sum(t.numel() * t.element_size() for t in [*module.parameters(), *module.buffers()])
+    memory = {
+        "parameterBytes": parameter_bytes,
+        "hostRssDeltaBytes": rss_delta,
+        # The allocator may reuse freed pages, so the RSS delta can undercount: weights are a floor.
+        "hostResidentBytes": max(rss_delta, parameter_bytes) if processor == "cpu" else rss_delta,
+    }
+    if processor == "gpu":
+        torch.cuda.synchronize()
+        memory.update(
+            method="cuda-allocator",
+            deviceResidentBytes=torch.cuda.memory_allocated() - device_before,
+            devicePeakBytes=torch.cuda.max_memory_allocated() - device_before,
+            deviceReservedBytes=torch.cuda.memory_reserved(),
+        )
+    elif processor == "inf":
+        measured = _device_bytes("inf") - device_before
+        memory.update(
+            method="neuron-runtime-sysfs" if measured > 0 else "model-file-size",
+            deviceResidentBytes=measured if measured > 0 else model_file.stat().st_size,
+        )
+        memory["devicePeakBytes"] = memory["deviceResidentBytes"]
+    else:
+        memory.update(method="process-rss-delta", deviceResidentBytes=memory["hostResidentBytes"])
+        memory["devicePeakBytes"] = memory["deviceResidentBytes"]
+    del module
+    return {
+        "loadSeconds": round(load_seconds, 4),
+        "memory": memory,
+        "latency": latency,
+        "throughput": {"sustainablePerSecond": best["throughputPerSecond"], "atBatchSize": best["batchSize"]},
+        "threads": torch.get_num_threads() if processor == "cpu" else None,
+    }
+
+
+def demand(profile: dict, processor: Processor, expected_rps: float) -> dict:
+    """The packer's per-model demand: resident memory, and the share of one device the traffic needs."""
+    memory = profile["memory"]
+    sustainable = profile["throughput"]["sustainablePerSecond"]
+    return {
+        "processor": processor,
+        "expectedRequestsPerSecond": expected_rps,
+        "memoryGiB": round(memory["devicePeakBytes"] / GIB, 6),
+        "compute": round(expected_rps / sustainable, 6) if sustainable > 0 else None,
+        "hostMemoryGiB": round(memory["hostResidentBytes"] / GIB, 6),
+    }
+
+
+def _time_batch(module, inputs, processor: Processor, batch: int, options: ProfileOptions, beat) -> dict:
+    device = compiling.device_of(processor)
+    inputs = tuple(t.to(device) for t in inputs)
+    sync = torch.cuda.synchronize if processor == "gpu" else (lambda: None)
+    try:
+        with torch.inference_mode():
+            for _ in range(options.warmup):
+                module(*inputs)
+            sync()
+            samples = []
+            last_beat = time.monotonic()
+            for _ in range(options.iterations):
+                started = time.perf_counter()
+                module(*inputs)
+                sync()
+                samples.append((time.perf_counter() - started) * 1000)
+                if time.monotonic() - last_beat > 1:
+                    beat({"step": "profile", "batchSize": batch, "done": len(samples)})
+                    last_beat = time.monotonic()
+    except RuntimeError as err:  # e.g. a Neuron trace is fixed to its traced batch size
+        return {"batchSize": batch, "error": str(err).splitlines()[0][:300]}
+    samples.sort()
+    mean = statistics.fmean(samples)
+    return {
+        "batchSize": batch,
+        "iterations": len(samples),
+        "p50Ms": round(_pct(samples, 50), 4),
+        "p90Ms": round(_pct(samples, 90), 4),
+        "p99Ms": round(_pct(samples, 99), 4),
+        "meanMs": round(mean, 4),
+        "throughputPerSecond": round(batch * 1000 / mean, 2),
+    }
+
+
+def _pct(sorted_samples: list[float], pct: float) -> float:
+    index = min(len(sorted_samples) - 1, max(0, round(pct / 100 * len(sorted_samples) + 0.5) - 1))
+    return sorted_samples[index]
+
+
+def _device_bytes(processor: Processor) -> int:
+    if processor == "gpu":
+        return torch.cuda.memory_allocated()
+    if processor == "inf":
+        # The Neuron driver's per-core device-memory counters (Neuron driver 2.x sysfs).
+        total = 0
+        for path in glob.glob(
+            "/sys/devices/virtual/neuron_device/neuron*/neuron_core*/stats/memory_usage/device_mem/*/present"
+        ):
+            try:
+                total += int(Path(path).read_text().strip() or 0)
+            except (OSError, ValueError):
+                continue
+        return total
+    return 0

@@ -2,6 +2,7 @@ import type { ArtifactStore } from '../src/artifacts/store';
 import type { ProjectPaths } from '../src/config/paths';
 import { createBuildActivities } from './build';
 import { describeWorker } from './doctor';
+import { createLoadActivities } from './load';
 
 /** Clients and settings that activities need; each environment (production, tests) passes its own. */
 export interface ActivityDeps {
@@ -14,5 +15,6 @@ export function createActivities(deps: ActivityDeps) {
   return {
     describeWorker,
     ...createBuildActivities(deps.paths),
+    ...createLoadActivities(deps.paths, deps.artifacts),
   };
 }

@@ -20,6 +20,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     serve.add_argument("--batch-window-ms", type=float, default=2.0, help="how long a batch waits to fill")
     serve.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
+    serve.add_argument(
+        "--exit-with-parent", action="store_true", help="stop when the process that started it dies"
+    )
     serve.add_argument("--log-level", default="INFO")
     serve.set_defaults(run=run)
 
@@ -38,6 +41,26 @@ def run(args: argparse.Namespace) -> int:
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     specs = read_specs(args.models)
+    if args.exit_with_parent:
+        _exit_with_parent()
     app = create_app(specs, BatchPolicy(args.max_batch, args.batch_window_ms), args.device)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
     return 0
+
+
+def _exit_with_parent() -> None:
+    """A server whose worker was killed outright must not keep its port and memory: when the parent
+    changes (re-parented to init), stop as if SIGTERMed so uvicorn shuts down cleanly."""
+    import os
+    import signal
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()

@@ -1,0 +1,22 @@
+import type { ArtifactStore } from '../../src/artifacts/store';
+import type { ProjectPaths } from '../../src/config/paths';
+import { createMeasureActivities } from './measure';
+import { createReportActivities } from './report';
+import { createRouteActivities } from './routes';
+import { createServerActivities } from './servers';
+import { localInstanceType } from '../../src/domain/local-catalog';
+import os from 'node:os';
+
+/** Activities of the local runtime and the load tests: servers, routes, k6 steps, the report. */
+export function createLoadActivities(paths: ProjectPaths, artifacts: ArtifactStore) {
+  return {
+    ...createServerActivities(paths, artifacts),
+    ...createRouteActivities(artifacts),
+    ...createMeasureActivities(paths, artifacts),
+    ...createReportActivities(artifacts),
+    /** This machine as a packing instance type (src/domain/local-catalog.ts). */
+    async describeLocalMachine() {
+      return localInstanceType({ cpus: os.cpus().length, memoryGiB: os.totalmem() / 2 ** 30 });
+    },
+  };
+}

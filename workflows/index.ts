@@ -1,3 +1,2 @@
 export { doctor } from './doctor';
 export { loadSweep } from './load-sweep';
-export { traceModels } from './trace-models';

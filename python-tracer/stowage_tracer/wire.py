@@ -73,8 +73,10 @@ def parse(model: type[W], payload: object) -> W:
 
 # --- tracing and profiling (activities traceModel / profileModel; src/domain/tracing.ts) ---
 
-ModelId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
-Precision = Literal["auto", "fp32", "fp16", "bf16"]
+# The same rule as src/domain/ids.ts: ids become artifact keys, file paths and Kubernetes names.
+ModelId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+# "amp" (the pipeline's name) is the same as "auto": each processor's mixed-precision policy.
+Precision = Literal["auto", "amp", "fp32", "fp16", "bf16"]
 Task = Literal["question-answering", "sequence-classification"]
 
 # The post's sample pair: the example inputs every trace is built from unless the caller gives its own.

@@ -1,4 +1,5 @@
 import type { TracerDescribeInput, TracerDescription } from './doctor';
+import type { ProfileModelInput, ProfileModelResult, TraceModelInput, TraceModelResult } from './tracing';
 
 /**
  * Activities implemented by the Python tracer worker, called by name across task queues.
@@ -6,4 +7,6 @@ import type { TracerDescribeInput, TracerDescription } from './doctor';
  */
 export interface TracerActivities {
   describeTracer(input: TracerDescribeInput): Promise<TracerDescription>;
+  traceModel(input: TraceModelInput): Promise<TraceModelResult>;
+  profileModel(input: ProfileModelInput): Promise<ProfileModelResult>;
 }

@@ -42,7 +42,7 @@ def example_inputs(
 
 
 def effective_precision(processor: Processor, options: TraceOptions) -> str:
-    if options.precision != "auto":
+    if options.precision not in ("auto", "amp"):
         return options.precision
     return {"cpu": "fp32", "gpu": "fp16", "inf": "bf16"}[processor]
 

@@ -55,8 +55,11 @@ export type NextStep =
 /** The next rate to offer given the steps measured so far, or why the search is over. */
 export function nextStep(steps: StepOutcome[], plan: KneePlan, slo: Slo): NextStep {
   if (steps.length === 0) return { kind: 'step', rate: clamp(plan.startRate, plan), phase: 'ramp' };
-  if (steps.length >= plan.maxSteps) return { kind: 'done', reason: 'stepBudget' };
   const { lo, hi } = bracket(steps, slo);
+  // Bracketed first: the step that closes the bracket may be the last one the budget allows.
+  if (lo !== undefined && hi !== undefined && hi / lo <= 1 + plan.tolerance)
+    return { kind: 'done', reason: 'bracketed' };
+  if (steps.length >= plan.maxSteps) return { kind: 'done', reason: 'stepBudget' };
   if (lo === undefined) {
     // Even the lowest rate tried misses the SLO: ramp down.
     if (hi! <= plan.minRate * (1 + 1e-9)) return { kind: 'done', reason: 'minRate' };
@@ -66,7 +69,6 @@ export function nextStep(steps: StepOutcome[], plan: KneePlan, slo: Slo): NextSt
     if (lo >= plan.maxRate * (1 - 1e-9)) return { kind: 'done', reason: 'maxRate' };
     return { kind: 'step', rate: Math.min(plan.maxRate, lo * plan.factor), phase: 'ramp' };
   }
-  if (hi / lo <= 1 + plan.tolerance) return { kind: 'done', reason: 'bracketed' };
   return { kind: 'step', rate: round(Math.sqrt(lo * hi)), phase: 'bisect' };
 }
 

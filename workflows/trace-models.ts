@@ -44,6 +44,8 @@ export async function traceModels(input: TraceModelsInput): Promise<TraceModelsR
           modelId: model.id,
           artifact: result.artifact,
           cached: result.cached,
+          attempt: result.attempt,
+          resumedFrom: result.resumedFrom,
           demand: result.demand,
         };
       } catch (err) {

@@ -60,6 +60,9 @@ async def run_worker(
                 # A trace can use every core, so by default one runs at a time per queue.
                 max_concurrent_activities=concurrency,
                 graceful_shutdown_timeout=timedelta(seconds=10),
+                # Heartbeat details are the resume point of a retried trace: send them within seconds, not
+                # at 0.8 x the heartbeat timeout, so a killed worker loses at most a step's worth of progress.
+                max_heartbeat_throttle_interval=timedelta(seconds=2),
             )
             for processor in processors
         ]

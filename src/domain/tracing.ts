@@ -182,6 +182,9 @@ export interface TracedModel {
   modelId: string;
   artifact: ArtifactRef;
   cached: boolean;
+  /** Attempts the trace took, and the step a retry resumed from: how a crash was survived. */
+  attempt: number;
+  resumedFrom: string | null;
   demand: Demand;
 }
 

@@ -11,6 +11,7 @@ import contextvars
 import hashlib
 import json
 import logging
+import os
 import shutil
 import tempfile
 import threading
@@ -23,7 +24,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError, CancelledError
 
 from .. import logs
-from ..artifacts import ArtifactStore, model_key, sha256_bytes
+from ..artifacts import ArtifactStore, LocalArtifactStore, model_key, sha256_bytes
 from ..devices import HostDevices
 from ..tracing import compile as compiling
 from ..tracing import profile as profiling
@@ -60,7 +61,7 @@ class TracerActivities:
         self.devices = devices
         self.store = store
         # Staged outputs survive a killed worker, so the next attempt on this host can pick them up.
-        self.work_dir = work_dir or Path(tempfile.gettempdir()) / "stowage-tracer-work"
+        self.work_dir = work_dir or _default_work_dir(store)
         self.traces_run = 0
 
     # --- traceModel ---
@@ -338,6 +339,15 @@ class Progress:
     def _beat_loop(self) -> None:
         while not self._stop.wait(HEARTBEAT_EVERY_S):
             activity.heartbeat(self.details)
+
+
+def _default_work_dir(store: ArtifactStore) -> Path:
+    if os.environ.get("STOWAGE_TRACER_WORK"):
+        return Path(os.environ["STOWAGE_TRACER_WORK"])
+    # Beside a local artifact root (.stowage/tracer-work), so it goes where the rest of the state goes.
+    if isinstance(store, LocalArtifactStore):
+        return store.directory.parent / "tracer-work"
+    return Path(tempfile.gettempdir()) / "stowage-tracer-work"
 
 
 def _previous_details(info: activity.Info) -> dict:

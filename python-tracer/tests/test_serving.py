@@ -164,9 +164,24 @@ def test_concurrent_requests_are_batched_and_answer_as_unbatched(server, artifac
 def test_batched_forward_pass_matches_one_at_a_time(artifacts):
     model = ServedModel(ModelSpec("qa-a", artifacts["qa-a"]))
     model.warm(8)
-    assert model.dynamic_batch
+    assert model.dynamic_batch and model.dynamic_length
     questions = [(f"new york city {i} paris", "where") for i in range(8)]
     batched = model.predict(questions)
     single = [model.predict([q])[0] for q in questions]
     assert [b["answer"] for b in batched] == [s["answer"] for s in single]
     assert [b["start"] for b in batched] == [s["start"] for s in single]
+
+
+def test_cutting_the_padding_changes_no_answer(artifacts):
+    trimmed = ServedModel(ModelSpec("qa-c", artifacts["qa-c"]))
+    trimmed.warm(8)
+    padded = ServedModel(ModelSpec("qa-c", artifacts["qa-c"]))
+    padded.warm(1)
+    padded.dynamic_length = False  # the post's way: every question padded to the traced length
+    questions = [
+        ("paris is a city", "where"),
+        ("new york city is where the company is based", "who is based"),
+    ]
+    for q in questions:
+        a, b = trimmed.predict([q])[0], padded.predict([q])[0]
+        assert (a["answer"], a["start"], a["end"]) == (b["answer"], b["start"], b["end"])

@@ -64,6 +64,11 @@ class ServedModel:
         # Set by warm(): whether the trace accepts any batch size (most TorchScript traces of BERT do;
         # a Neuron trace is fixed to its traced batch, so it is padded up to that instead).
         self.dynamic_batch = False
+        # Set by warm(): whether the trace accepts shorter sequences. The post pads every question to the
+        # traced length (128 tokens for a 20-token question); padding is masked out of attention, so cutting
+        # it gives the same logits on the real tokens at a fraction of the compute. A fixed-shape (Neuron)
+        # trace keeps its padding.
+        self.dynamic_length = False
         self.warm_ = False
 
     def encode(self, pairs: list[tuple[str, str]]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -87,6 +92,20 @@ class ServedModel:
         """One inference at batch 1 and at max_batch: pays lazy initialisation before /readyz says yes."""
         sample = [("HuggingFace is based in New York City", "Where is HuggingFace based?")]
         self.predict(sample)
+        ids, mask = self.encode(sample)
+        used = int(mask.sum())
+        if used < self.sequence_length:
+            full_start, full_end = self._forward(ids, mask)
+            try:
+                short_start, short_end = self._forward(
+                    ids[:, :used].contiguous(), mask[:, :used].contiguous()
+                )
+                self.dynamic_length = bool(
+                    torch.allclose(full_start[:, :used], short_start, atol=1e-4)
+                    and torch.allclose(full_end[:, :used], short_end, atol=1e-4)
+                )
+            except RuntimeError:
+                self.dynamic_length = False
         if max_batch > 1:
             try:
                 self._forward(*self.encode(sample * max_batch))
@@ -98,6 +117,10 @@ class ServedModel:
     def predict(self, pairs: list[tuple[str, str]]) -> list[dict]:
         """Answers for a batch, in order. Runs the model in chunks the trace accepts."""
         ids, mask = self.encode(pairs)
+        if self.dynamic_length:
+            # Only as long as the longest question in the batch (padding is masked anyway).
+            longest = int(mask.sum(dim=1).max())
+            ids, mask = ids[:, :longest].contiguous(), mask[:, :longest].contiguous()
         chunk = len(pairs) if self.dynamic_batch else self.traced_batch
         starts, ends = [], []
         for i in range(0, len(pairs), chunk):
@@ -112,12 +135,15 @@ class ServedModel:
             starts.append(s[:n])
             ends.append(e[:n])
         start_all, end_all = torch.cat(starts), torch.cat(ends)
-        return [self._answer(ids[i], start_all[i], end_all[i]) for i in range(len(pairs))]
+        return [self._answer(ids[i], mask[i], start_all[i], end_all[i]) for i in range(len(pairs))]
 
-    def _answer(self, ids: torch.Tensor, start: torch.Tensor, end: torch.Tensor) -> dict:
-        # The post's post-processing: the span between argmax(start) and argmax(end) logits.
-        s = int(torch.argmax(start))
-        e = int(torch.argmax(end))
+    def _answer(self, ids: torch.Tensor, mask: torch.Tensor, start: torch.Tensor, end: torch.Tensor) -> dict:
+        # The post's post-processing: the span between argmax(start) and argmax(end) logits, over the
+        # question's real tokens only (a span in the padding is no answer, and this keeps answers the same
+        # whether or not the padding was cut).
+        n = int(mask.sum())
+        s = int(torch.argmax(start[:n]))
+        e = int(torch.argmax(end[:n]))
         tokens = ids[s : e + 1] if e >= s else ids[s : s + 1]
         answer = self.tokenizer.decode(tokens, skip_special_tokens=True)
         return {"answer": answer, "start": s, "end": e, "score": float(start[s] + end[e])}

@@ -18,11 +18,35 @@ from pathlib import Path
 
 import torch
 
-TRACE_KEY = "bs1-seq32"
 SEQUENCE_LENGTH = 32
 
 # A vocabulary that covers the post's sample question, so answers are words, not [UNK].
-_WORDS = ["huggingface", "is", "based", "in", "new", "york", "city", "where", "the", "what", "who", "how", "a", "an", "of", "to", "and", "paris", "london", "company", "model", "server", "answer", "question"]
+_WORDS = [
+    "huggingface",
+    "is",
+    "based",
+    "in",
+    "new",
+    "york",
+    "city",
+    "where",
+    "the",
+    "what",
+    "who",
+    "how",
+    "a",
+    "an",
+    "of",
+    "to",
+    "and",
+    "paris",
+    "london",
+    "company",
+    "model",
+    "server",
+    "answer",
+    "question",
+]
 
 
 class _Logits(torch.nn.Module):
@@ -37,11 +61,20 @@ class _Logits(torch.nn.Module):
         return out[0], out[1]
 
 
-def build(root: Path, model_id: str, *, processor: str = "cpu", hidden: int = 32, seed: int = 0) -> Path:
+def build(
+    root: Path,
+    model_id: str,
+    *,
+    processor: str = "cpu",
+    hidden: int = 32,
+    layers: int = 2,
+    sequence_length: int = SEQUENCE_LENGTH,
+    seed: int = 0,
+) -> Path:
     """Writes one tiny traced model; returns its artifact folder. Idempotent: an existing one is kept."""
     from transformers import BertConfig, BertForQuestionAnswering, BertTokenizerFast
 
-    folder = root / "models" / model_id / processor / TRACE_KEY
+    folder = root / "models" / model_id / processor / f"bs1-seq{sequence_length}"
     if (folder / "manifest.json").exists():
         return folder
     folder.mkdir(parents=True, exist_ok=True)
@@ -57,10 +90,10 @@ def build(root: Path, model_id: str, *, processor: str = "cpu", hidden: int = 32
     config = BertConfig(
         vocab_size=len(vocab),
         hidden_size=hidden,
-        num_hidden_layers=2,
+        num_hidden_layers=layers,
         num_attention_heads=2,
         intermediate_size=hidden * 2,
-        max_position_embeddings=64,
+        max_position_embeddings=max(64, sequence_length),
         torchscript=True,
     )
     model = _Logits(BertForQuestionAnswering(config).eval())
@@ -69,7 +102,7 @@ def build(root: Path, model_id: str, *, processor: str = "cpu", hidden: int = 32
         "Where is HuggingFace based?",
         padding="max_length",
         truncation=True,
-        max_length=SEQUENCE_LENGTH,
+        max_length=sequence_length,
         return_tensors="pt",
     )
     with torch.no_grad():
@@ -79,17 +112,17 @@ def build(root: Path, model_id: str, *, processor: str = "cpu", hidden: int = 32
     manifest = {
         "modelId": model_id,
         "processor": processor,
-        "traceKey": TRACE_KEY,
+        "traceKey": folder.name,
         "task": "question-answering",
         "inputs": [
-            {"name": "input_ids", "dtype": "int64", "shape": [1, SEQUENCE_LENGTH]},
-            {"name": "attention_mask", "dtype": "int64", "shape": [1, SEQUENCE_LENGTH]},
+            {"name": "input_ids", "dtype": "int64", "shape": [1, sequence_length]},
+            {"name": "attention_mask", "dtype": "int64", "shape": [1, sequence_length]},
         ],
         "outputs": [
-            {"name": "start_logits", "dtype": "float32", "shape": [1, SEQUENCE_LENGTH]},
-            {"name": "end_logits", "dtype": "float32", "shape": [1, SEQUENCE_LENGTH]},
+            {"name": "start_logits", "dtype": "float32", "shape": [1, sequence_length]},
+            {"name": "end_logits", "dtype": "float32", "shape": [1, sequence_length]},
         ],
-        "sequenceLength": SEQUENCE_LENGTH,
+        "sequenceLength": sequence_length,
         "batchSize": 1,
         "tokenizer": "tokenizer",
         "files": sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()),
@@ -105,10 +138,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", required=True, help="comma list of model ids")
     parser.add_argument("--processor", default="cpu")
     parser.add_argument("--hidden", type=int, default=32)
+    parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument("--sequence-length", type=int, default=SEQUENCE_LENGTH)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     folders = {
-        m: str(build(args.root, m, processor=args.processor, hidden=args.hidden))
+        m: str(
+            build(
+                args.root,
+                m,
+                processor=args.processor,
+                hidden=args.hidden,
+                layers=args.layers,
+                sequence_length=args.sequence_length,
+            )
+        )
         for m in args.models.split(",")
         if m
     }

@@ -1,0 +1,246 @@
+import type { HighsSolver } from './highs-worker';
+import { OPTIMAL } from './highs-worker';
+import { ModelBuilder } from './linear-model';
+import type { Prepared } from './prepare';
+
+/**
+ * Lower bounds on the optimal $/hour. Every one is a relaxation of the packing problem, so it is a proof,
+ * never an estimate: an instance cannot hold more than its capacity in any dimension, more than a
+ * dual-feasible-function weight of 1 per device, or more models than its K_t smallest ones; and any cost
+ * is a sum of whole instance prices.
+ */
+
+/** Dual feasible functions f with Σ f(a) ≤ 1 whenever Σ a ≤ 1 (Martello–Toth ε and Fekete–Schepers u^k). */
+function dffFamily(full: boolean): ((a: number) => number)[] {
+  const eps = full ? [0.5, 0.45, 0.4, 0.35, 0.3, 0.25, 0.2, 0.15, 0.1] : [0.5, 0.4, 0.3, 0.2];
+  const fs = full ? [2, 3, 4] : [2, 3];
+  // Thresholds lean conservative by 1e-6 because feasibility itself allows a 1e-9 relative excess.
+  const mt = eps.map((e) => (a: number) => (a > 1 - e + 1e-6 ? 1 : a < e ? 0 : a));
+  const fsu = fs.map((k) => (a: number) => Math.max(0, Math.floor((k + 1) * a - 1e-6) / k));
+  return [(a: number) => a, ...mt, ...fsu];
+}
+
+/** Per-type relaxation rows: coefficient of model i, and the right-hand side per instance. */
+interface Row {
+  coef: (i: number) => number;
+  perInstance: number;
+}
+
+function typeRows(p: Prepared, t: number, maxCount: number, full: boolean): Row[] {
+  const ty = p.types[t];
+  const rows: Row[] = [{ coef: () => 1, perInstance: maxCount }];
+  for (const f of dffFamily(full)) {
+    rows.push({ coef: (i) => f(p.mem[i * p.T + t] / ty.memory), perInstance: ty.devices });
+    rows.push({ coef: (i) => f(p.cpu[i * p.T + t] / ty.compute), perInstance: ty.devices });
+    if (Number.isFinite(ty.host)) rows.push({ coef: (i) => f(p.host[i * p.T + t] / ty.host), perInstance: 1 });
+  }
+  return rows;
+}
+
+/** Most models an instance of type t can hold: the smallest demands, per device and on the host. */
+export function maxModelsPerInstance(p: Prepared, t: number, models: number[]): number {
+  const ty = p.types[t];
+  const runnable = models.filter((i) => !Number.isNaN(p.mem[i * p.T + t]));
+  const countSmallest = (values: number[], cap: number) => {
+    values.sort((a, b) => a - b);
+    let sum = 0;
+    let k = 0;
+    for (const v of values) {
+      sum += v;
+      if (sum > cap * (1 + 1e-9) + 1e-12) break;
+      k++;
+    }
+    return k;
+  };
+  const perDevice = Math.min(
+    countSmallest(runnable.map((i) => p.mem[i * p.T + t]), ty.memory),
+    countSmallest(runnable.map((i) => p.cpu[i * p.T + t]), ty.compute),
+  );
+  const host = Number.isFinite(ty.host) ? countSmallest(runnable.map((i) => p.host[i * p.T + t]), ty.host) : Infinity;
+  return Math.max(1, Math.min(perDevice * ty.devices, host, runnable.length));
+}
+
+/**
+ * min Σ price_t x_t with Σ K_t x_t ≥ n over integers: exact when all models are alike (the post's
+ * scenario). Returns the cost and the instance counts that reach it, a plan the heuristics can try.
+ */
+export function cardinalityPlan(p: Prepared, models: number[], perInstance: number[]): { cost: number; counts: number[] } {
+  const n = models.length;
+  const counts = new Array<number>(p.T).fill(0);
+  if (n === 0) return { cost: 0, counts };
+  const best = new Float64Array(n + 1).fill(Infinity);
+  const choice = new Int32Array(n + 1).fill(-1);
+  best[0] = 0;
+  for (let c = 1; c <= n; c++) {
+    for (let t = 0; t < p.T; t++) {
+      const v = best[Math.max(0, c - perInstance[t])] + p.types[t].price;
+      if (v < best[c] - 1e-12) {
+        best[c] = v;
+        choice[c] = t;
+      }
+    }
+  }
+  for (let c = n; c > 0; c = Math.max(0, c - perInstance[choice[c]])) counts[choice[c]]++;
+  return { cost: best[n], counts };
+}
+
+export function cardinalityBound(p: Prepared, models: number[], perInstance: number[]): number {
+  return cardinalityPlan(p, models, perInstance).cost;
+}
+
+/** The least cost of whole instances that is ≥ value (costs are sums of prices), when prices allow. */
+export function roundUpToAchievable(p: Prepared, value: number): number {
+  if (value <= 0) return 0;
+  let scale = 0;
+  for (const s of [1, 10, 100, 1000, 10_000, 100_000, 1_000_000]) {
+    if (p.types.every((t) => Math.abs(t.price * s - Math.round(t.price * s)) < 1e-6)) {
+      scale = s;
+      break;
+    }
+  }
+  if (scale === 0) return value;
+  const prices = [...new Set(p.types.map((t) => Math.round(t.price * scale)))];
+  const target = Math.ceil(value * scale - 1e-6);
+  const top = target + Math.max(...prices);
+  if (top > 50_000_000) return value;
+  const reach = new Uint8Array(top + 1);
+  reach[0] = 1;
+  for (let c = 1; c <= top; c++) {
+    for (const q of prices) {
+      if (q <= c && reach[c - q]) {
+        reach[c] = 1;
+        break;
+      }
+    }
+    if (c >= target && reach[c]) return c / scale;
+  }
+  return value;
+}
+
+/** Shaves float noise off a computed relaxation value so that rounding never overshoots the truth. */
+const safe = (v: number) => v - 1e-7 * Math.max(1, Math.abs(v));
+
+/** When every model runs on one type only, the relaxation separates per type and needs no solver. */
+function separableBound(p: Prepared, models: number[], perInstance: number[]): number {
+  const byType: number[][] = p.types.map(() => []);
+  for (const i of models) {
+    for (let t = 0; t < p.T; t++) if (!Number.isNaN(p.mem[i * p.T + t])) byType[t].push(i);
+  }
+  let total = 0;
+  byType.forEach((ms, t) => {
+    if (ms.length === 0) return;
+    let need = 0;
+    for (const row of typeRows(p, t, perInstance[t], true)) {
+      let sum = 0;
+      for (const i of ms) sum += row.coef(i);
+      need = Math.max(need, sum / row.perInstance);
+    }
+    total += p.types[t].price * Math.ceil(safe(need));
+  });
+  return total;
+}
+
+/**
+ * The multiple-choice LP: a fraction y[i][t] of each model on each type it runs on, x[t] instances of
+ * each type, every relaxation row per type. Solved by HiGHS; its optimum is a lower bound because every
+ * integer packing is one of its solutions.
+ */
+async function lpBound(
+  solver: HighsSolver,
+  p: Prepared,
+  models: number[],
+  perInstance: number[],
+  timeLimitSec: number,
+): Promise<number> {
+  const b = new ModelBuilder();
+  const assign = models.map(() => b.row(1, 1));
+  const rowsOf = p.types.map((_, t) => typeRows(p, t, perInstance[t], false));
+  const rowIds = rowsOf.map((rows) => rows.map(() => b.row(-Infinity, 0)));
+  for (let t = 0; t < p.T; t++) {
+    const avail = p.types[t].available;
+    b.col(
+      p.types[t].price,
+      0,
+      avail,
+      false,
+      rowIds[t],
+      rowsOf[t].map((r) => -r.perInstance),
+    );
+  }
+  models.forEach((i, r) => {
+    for (let t = 0; t < p.T; t++) {
+      if (Number.isNaN(p.mem[i * p.T + t])) continue;
+      b.col(0, 0, 1, false, [assign[r], ...rowIds[t]], [1, ...rowsOf[t].map((row) => row.coef(i))]);
+    }
+  });
+  const result = await solver.solve({ model: b.build(false), timeLimitSec });
+  return result.status === OPTIMAL && Number.isFinite(result.objective) ? safe(result.objective) : 0;
+}
+
+/** Σ_i min_t price_t · (w · share of the instance), valid for any convex weights w over dimensions. */
+function weightedVolumeBound(p: Prepared, models: number[]): number {
+  let best = 0;
+  const steps = 10;
+  for (let a = 0; a <= steps; a++) {
+    for (let c = 0; a + c <= steps; c++) {
+      const w = [a / steps, c / steps, (steps - a - c) / steps];
+      let sum = 0;
+      for (const i of models) {
+        let cheapest = Infinity;
+        for (let t = 0; t < p.T; t++) {
+          const k = i * p.T + t;
+          if (Number.isNaN(p.mem[k])) continue;
+          const ty = p.types[t];
+          const share =
+            (w[0] * p.mem[k]) / (ty.memory * ty.devices) +
+            (w[1] * p.cpu[k]) / (ty.compute * ty.devices) +
+            (Number.isFinite(ty.host) ? (w[2] * p.host[k]) / ty.host : 0);
+          cheapest = Math.min(cheapest, ty.price * share);
+        }
+        sum += cheapest;
+      }
+      best = Math.max(best, sum);
+    }
+  }
+  return safe(best);
+}
+
+export interface BoundReport {
+  value: number;
+  method: string;
+}
+
+/** Largest multiple-choice LP the bound solves with HiGHS within a packing time budget. */
+export const MAX_LP_PAIRS = 60_000;
+
+export async function lowerBound(
+  solver: HighsSolver,
+  p: Prepared,
+  models: number[],
+  timeLimitSec: number,
+): Promise<BoundReport> {
+  if (models.length === 0) return { value: 0, method: 'empty' };
+  const perInstance = p.types.map((_, t) => maxModelsPerInstance(p, t, models));
+  const card = cardinalityBound(p, models, perInstance);
+  let pairs = 0;
+  let multi = false;
+  for (const i of models) {
+    let k = 0;
+    for (let t = 0; t < p.T; t++) if (!Number.isNaN(p.mem[i * p.T + t])) k++;
+    pairs += k;
+    if (k > 1) multi = true;
+  }
+  let relaxed: number;
+  let method: string;
+  if (!multi) {
+    relaxed = separableBound(p, models, perInstance);
+    method = 'volume+DFF per type';
+  } else if (pairs <= MAX_LP_PAIRS) {
+    relaxed = roundUpToAchievable(p, await lpBound(solver, p, models, perInstance, timeLimitSec));
+    method = 'multiple-choice LP (HiGHS)';
+  } else {
+    relaxed = roundUpToAchievable(p, weightedVolumeBound(p, models));
+    method = 'weighted volume';
+  }
+  return card > relaxed ? { value: card, method: 'cardinality knapsack' } : { value: relaxed, method };
+}

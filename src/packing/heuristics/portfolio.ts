@@ -1,0 +1,72 @@
+import { homeTypes, sortedBy, type SizeMeasure } from '../measures';
+import type { Prepared } from '../prepare';
+import { Packing } from '../state';
+import { downgrade } from '../improve/downgrade';
+import { binCentric } from './bin-centric';
+import { itemCentric } from './item-centric';
+
+/** Instances opened up front in the mix the cardinality bound found, largest instances first. */
+function planned(p: Prepared, plan: number[]): Packing {
+  const pk = new Packing(p);
+  const types = plan.map((_, t) => t).sort((a, b) => p.types[b].price - p.types[a].price);
+  for (const t of types) for (let k = 0; k < plan[t] && pk.canOpen(t); k++) pk.open(t);
+  return pk;
+}
+
+export interface Candidate {
+  packing: Packing;
+  algorithm: string;
+}
+
+/** Below these sizes the quadratic heuristics (best-fit scan, bin-centric) are cheap enough to try. */
+const BEST_FIT_MAX_MODELS = 5000;
+const BIN_CENTRIC_MAX_MODELS = 3000;
+
+/**
+ * Runs the constructive heuristics, cheapest first, until `deadline`, and keeps the cheapest result
+ * (fewer instances on a tie). Each runs once with cost-aware type choice and once per type as the
+ * preferred one, since a single well-chosen type is often what the optimum uses.
+ */
+export function bestConstruction(p: Prepared, deadline: number, plan?: number[]): Candidate {
+  const models = p.placeable;
+  const home = homeTypes(p);
+  const orders = new Map<SizeMeasure, number[]>();
+  const order = (m: SizeMeasure) => {
+    if (!orders.has(m)) orders.set(m, sortedBy(p, home, m));
+    return orders.get(m)!;
+  };
+  const typeChoices = [-1, ...(p.T > 1 ? p.types.map((_, t) => t) : [])];
+  const typeLabel = (t: number) => (t < 0 ? 'cost-aware' : p.types[t].name);
+  const runs: { name: string; run: () => Packing }[] = [];
+  for (const m of ['max', 'sum', 'l2'] as SizeMeasure[]) {
+    for (const t of typeChoices) runs.push({ name: `FFD-${m}/${typeLabel(t)}`, run: () => itemCentric(p, order(m), { fit: 'first', fixedType: t }) });
+  }
+  if (plan && plan.some((c) => c > 0)) {
+    runs.unshift({ name: 'FFD-max/cardinality plan', run: () => itemCentric(p, order('max'), { fit: 'first', fixedType: -1 }, planned(p, plan)) });
+  }
+  if (models.length <= BIN_CENTRIC_MAX_MODELS) {
+    for (const rule of ['dot', 'l2'] as const) {
+      for (const t of typeChoices) runs.push({ name: `bin-centric-${rule}/${typeLabel(t)}`, run: () => binCentric(p, order('sum'), rule, t) });
+    }
+  }
+  if (models.length <= BEST_FIT_MAX_MODELS) {
+    for (const m of ['max', 'sum', 'l2'] as SizeMeasure[]) {
+      for (const t of typeChoices) runs.push({ name: `BFD-${m}/${typeLabel(t)}`, run: () => itemCentric(p, order(m), { fit: 'best', fixedType: t }) });
+    }
+  }
+  let best: Candidate | undefined;
+  let bestKey = [Infinity, Infinity, Infinity];
+  for (const r of runs) {
+    if (best && Date.now() > deadline) break;
+    const packing = r.run();
+    downgrade(packing);
+    packing.dropEmpty();
+    const placed = models.length - models.filter((i) => !packing.binOf[i]).length;
+    const key = [-placed, packing.cost(), packing.bins.length];
+    if (key[0] < bestKey[0] || (key[0] === bestKey[0] && (key[1] < bestKey[1] - 1e-9 || (Math.abs(key[1] - bestKey[1]) <= 1e-9 && key[2] < bestKey[2])))) {
+      best = { packing, algorithm: r.name };
+      bestKey = key;
+    }
+  }
+  return best!;
+}

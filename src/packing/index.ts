@@ -1,0 +1,5 @@
+/** The packing engine's library API: the CLI prints exactly what `pack` returns. */
+export { pack, defaultTimeLimitMs } from './solve';
+export { checkPlacement } from './check';
+export { validatePackingProblem, assertValidPackingProblem, PackingInputError } from './validate';
+export type { PackingProblem, Placement, InstanceTypeSpec, ModelSpec, ModelDemand, PlacedInstance } from './types';

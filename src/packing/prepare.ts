@@ -1,0 +1,82 @@
+import { DEFAULT_COMPUTE_FRACTION, DEFAULT_MEMORY_FRACTION, type PackingProblem } from './types';
+
+/** An instance type with its usable per-device caps (capacity × limits fraction) already applied. */
+export interface TypeCaps {
+  name: string;
+  processor: string;
+  price: number;
+  devices: number;
+  memory: number;
+  compute: number;
+  host: number;
+  available: number;
+}
+
+/**
+ * The problem as flat arrays: demand of model i on type t lives at [i * T + t], NaN where the model
+ * cannot run on t (no demand for its processor, or it overflows a device or the host on its own).
+ */
+export interface Prepared {
+  n: number;
+  T: number;
+  ids: string[];
+  types: TypeCaps[];
+  mem: Float64Array;
+  cpu: Float64Array;
+  host: Float64Array;
+  /** Indices of models that fit at least one type; the others go to `unplaced`. */
+  placeable: number[];
+  unplaceable: { index: number; reason: string }[];
+}
+
+/** Sums are compared with a relative tolerance so 24 × 0.3 GiB is not refused against 7.2 GiB. */
+export const TOLERANCE = 1e-9;
+export const within = (load: number, cap: number): boolean => load <= cap * (1 + TOLERANCE) + 1e-12;
+
+export function prepare(problem: PackingProblem): Prepared {
+  const memoryFraction = problem.limits?.memoryFraction ?? DEFAULT_MEMORY_FRACTION;
+  const computeFraction = problem.limits?.computeFraction ?? DEFAULT_COMPUTE_FRACTION;
+  const types: TypeCaps[] = problem.instanceTypes.map((t) => ({
+    name: t.name,
+    processor: t.processor,
+    price: t.pricePerHour,
+    devices: t.devices,
+    memory: t.device.memoryGiB * memoryFraction,
+    compute: t.device.compute * computeFraction,
+    host: t.hostMemoryGiB ?? Infinity,
+    available: t.available ?? Infinity,
+  }));
+  const n = problem.models.length;
+  const T = types.length;
+  const mem = new Float64Array(n * T).fill(NaN);
+  const cpu = new Float64Array(n * T).fill(NaN);
+  const host = new Float64Array(n * T).fill(NaN);
+  const placeable: number[] = [];
+  const unplaceable: { index: number; reason: string }[] = [];
+  problem.models.forEach((model, i) => {
+    const misfits: string[] = [];
+    let any = false;
+    types.forEach((t, k) => {
+      const d = model.demands[t.processor];
+      if (!d) return;
+      const h = d.hostMemoryGiB ?? 0;
+      if (t.available === 0) return misfits.push(`${t.name}: none available`);
+      if (!within(d.memoryGiB, t.memory)) return misfits.push(`${t.name}: memory ${d.memoryGiB} GiB > ${round(t.memory)} GiB`);
+      if (!within(d.compute, t.compute)) return misfits.push(`${t.name}: compute ${d.compute} > ${round(t.compute)}`);
+      if (!within(h, t.host)) return misfits.push(`${t.name}: host memory ${h} GiB > ${t.host} GiB`);
+      mem[i * T + k] = d.memoryGiB;
+      cpu[i * T + k] = d.compute;
+      host[i * T + k] = h;
+      any = true;
+    });
+    if (any) placeable.push(i);
+    else unplaceable.push({ index: i, reason: `fits no device of any instance type (${misfits.join('; ')})` });
+  });
+  return { n, T, ids: problem.models.map((m) => m.id), types, mem, cpu, host, placeable, unplaceable };
+}
+
+export const runs = (p: Prepared, i: number, t: number): boolean => !Number.isNaN(p.mem[i * p.T + t]);
+
+function round(x: number): number {
+  return Math.round(x * 1e4) / 1e4;
+}

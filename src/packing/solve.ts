@@ -1,0 +1,139 @@
+import { cardinalityPlan, lowerBound, maxModelsPerInstance, roundUpToAchievable } from './bounds';
+import { bestConstruction } from './heuristics/portfolio';
+import { HighsSolver } from './highs-worker';
+import { downgrade } from './improve/downgrade';
+import { replace } from './improve/lns';
+import { solveExactly } from './improve/mip';
+import { improve } from './improve/search';
+import { prepare, type Prepared } from './prepare';
+import { matchToPrevious, startFromPrevious } from './repack';
+import type { Packing } from './state';
+import type { PackingProblem, Placement } from './types';
+import { assertValidPackingProblem } from './validate';
+
+/** Problems this small are handed to the exact MIP when the heuristics leave a gap. */
+export const EXACT_MAX_MODELS = 40;
+
+/** 1 s up to a few thousand models, growing to 10 s at 100,000. */
+export function defaultTimeLimitMs(models: number): number {
+  return models <= EXACT_MAX_MODELS ? 3000 : Math.min(10_000, Math.max(1000, Math.round(models / 10)));
+}
+
+/**
+ * Packs models onto instances at minimum $/hour. Validates first (PackingInputError lists every defect),
+ * then: proven lower bound (in the HiGHS worker) alongside the constructive portfolio, improvement until
+ * the time limit or the bound, and the exact MIP for small problems.
+ */
+export async function pack(raw: PackingProblem | unknown): Promise<Placement> {
+  const started = Date.now();
+  const problem = assertValidPackingProblem(raw);
+  const p = prepare(problem);
+  const budget = problem.timeLimitMs ?? defaultTimeLimitMs(p.n);
+  const deadline = started + budget;
+  const solver = new HighsSolver();
+  try {
+    const bounding = lowerBound(solver, p, p.placeable, Math.max(0.05, (budget * 0.5) / 1000));
+    const steps: string[] = [];
+    let pk: Packing;
+    if (problem.previous) {
+      pk = await repack(problem, p, solver, bounding, started + budget, steps);
+    } else {
+      const perInstance = p.types.map((_, t) => maxModelsPerInstance(p, t, p.placeable));
+      const plan = cardinalityPlan(p, p.placeable, perInstance).counts;
+      const built = bestConstruction(p, started + budget * 0.3, plan);
+      pk = built.packing;
+      steps.push(built.algorithm);
+    }
+    const bound = await bounding;
+    let lower = bound.value;
+    steps.push(`bound: ${bound.method}`);
+    if (!problem.previous) {
+      const report = await improve(pk, lower, deadline, solver);
+      if (report.eliminated > 0) steps.push(`eliminated ${report.eliminated}`);
+      if (report.lnsImprovements > 0) steps.push(`MIP windows ${report.lnsImprovements}`);
+      lower = await exactIfSmall(p, pk, lower, solver, deadline, steps);
+    }
+    return toPlacement(p, pk, Math.min(lower, pk.cost()), started, steps, problem.previous !== undefined);
+  } finally {
+    await solver.close();
+  }
+}
+
+async function repack(
+  problem: PackingProblem,
+  p: Prepared,
+  solver: HighsSolver,
+  bounding: Promise<{ value: number }>,
+  deadline: number,
+  steps: string[],
+): Promise<Packing> {
+  const maxMoves = problem.maxMoves ?? Infinity;
+  const previous = problem.previous!;
+  const started = Date.now();
+  const half = started + (deadline - started) / 2;
+  const incumbent = startFromPrevious(p, previous);
+  const bound = (await bounding).value;
+  await improve(incumbent, bound, half, solver, maxMoves);
+  steps.push('incremental re-pack');
+  if (incumbent.cost() <= bound + 1e-9 || maxMoves === 0) return incumbent;
+  const fresh = bestConstruction(p, half + (deadline - half) * 0.3).packing;
+  await improve(fresh, bound, deadline, solver);
+  const matched = matchToPrevious(fresh, incumbent.homeBin!, incumbent.homeDev!, previous.instances.length);
+  const unplacedFresh = p.placeable.filter((i) => !matched.binOf[i]).length;
+  const unplacedInc = p.placeable.filter((i) => !incumbent.binOf[i]).length;
+  if (matched.moves <= maxMoves && unplacedFresh <= unplacedInc && matched.cost() < incumbent.cost() - 1e-9) {
+    steps.push('fresh solve matched to previous');
+    return matched;
+  }
+  return incumbent;
+}
+
+/** The exact MIP for small problems: an optimal packing, or at least a tighter proven bound. */
+async function exactIfSmall(
+  p: Prepared,
+  pk: Packing,
+  lower: number,
+  solver: HighsSolver,
+  deadline: number,
+  steps: string[],
+): Promise<number> {
+  const cost = pk.cost();
+  if (p.placeable.length > EXACT_MAX_MODELS || cost <= lower + 1e-9 || p.placeable.some((i) => !pk.binOf[i])) return lower;
+  const seconds = (deadline - Date.now()) / 1000;
+  if (seconds < 0.05) return lower;
+  const limit = p.types.map((t, k) => Math.min(p.placeable.length, t.available - pk.used[k] + pk.bins.filter((b) => b.type === k).length, Math.floor((cost + 1e-9) / t.price)));
+  const outcome = await solveExactly(solver, p, p.placeable, limit, seconds);
+  if (!outcome) return lower;
+  if (outcome.packing && outcome.packing.cost < cost - 1e-9 && replace(pk, [...pk.bins], outcome.packing)) {
+    downgrade(pk);
+    steps.push('exact MIP');
+  }
+  if (outcome.packing?.optimal) steps.push('proven optimal');
+  return Math.max(lower, roundUpToAchievable(p, outcome.bound - 1e-6 * Math.max(1, outcome.bound)));
+}
+
+function toPlacement(p: Prepared, pk: Packing, lower: number, started: number, steps: string[], withMoves: boolean): Placement {
+  pk.dropEmpty();
+  const bins = [...pk.bins].sort((a, b) => {
+    const ka = a.origin >= 0 ? a.origin : Infinity;
+    const kb = b.origin >= 0 ? b.origin : Infinity;
+    return ka - kb || a.slot - b.slot;
+  });
+  const unplaced = p.unplaceable.map((u) => ({ id: p.ids[u.index], reason: u.reason }));
+  for (const i of p.placeable) {
+    if (!pk.binOf[i]) unplaced.push({ id: p.ids[i], reason: 'no instance left to host it: the available counts are exhausted' });
+  }
+  const costPerHour = round6(pk.cost());
+  const placement: Placement = {
+    costPerHour,
+    lowerBoundPerHour: Math.min(costPerHour, floor6(lower)),
+    instances: bins.map((b) => ({ type: p.types[b.type].name, devices: b.items.map((ids) => [...ids].sort((x, y) => x - y).map((i) => p.ids[i])) })),
+    unplaced,
+    stats: { elapsedMs: Date.now() - started, algorithm: steps.join('; ') },
+  };
+  if (withMoves) placement.moves = pk.moves;
+  return placement;
+}
+
+const round6 = (x: number) => Math.round(x * 1e6) / 1e6;
+const floor6 = (x: number) => Math.floor(x * 1e6 + 1e-6) / 1e6;

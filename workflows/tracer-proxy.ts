@@ -15,6 +15,7 @@ export const TRACER_NON_RETRYABLE_ERRORS = [
   'UnsupportedModel',
   'TraceFailed',
   'OutputMismatch',
+  'ProfileFailed',
 ] as const;
 
 /** A Neuron compile of bert-base takes minutes; a CPU or GPU trace of it well under one. */

@@ -292,3 +292,12 @@ def test_neuron_trace_compiles_for_inferentia(tmp_path):
     acts = tracer(root, processor="inf", devices=discover())
     result = ActivityEnvironment().run(acts.trace_model, request(model, processor="inf"))
     assert result["outputCheck"]["passed"]
+
+
+def test_a_torchscript_source_with_a_tokenizer_beside_it_is_accepted(root, source):
+    acts = tracer(root)
+    traced = ActivityEnvironment().run(acts.trace_model, request(source))
+    model_pt = file_of(traced["artifact"]["modelUri"])  # tokenizer/ sits beside it
+    result = ActivityEnvironment().run(acts.trace_model, request(model_pt, model_id="tiny-from-ts"))
+    manifest = json.loads(file_of(result["artifact"]["manifestUri"]).read_text())
+    assert manifest["source"]["kind"] == "torchscript" and result["outputCheck"]["passed"]

@@ -61,6 +61,9 @@ def trace(
     model: torch.nn.Module, inputs: tuple[torch.Tensor, ...], processor: Processor, options: TraceOptions
 ):
     """The compiled module for the processor. Raises TraceFailed when the compiler rejects the graph."""
+    if isinstance(model, torch.jit.ScriptModule) and processor != "inf":
+        # Already TorchScript: nothing to trace on CPU or GPU, only to place on the device.
+        return model.to(device_of(processor))
     wrapped = model if isinstance(model, torch.jit.ScriptModule) else Logits(model)
     try:
         if processor == "inf":

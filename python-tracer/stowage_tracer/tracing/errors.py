@@ -22,3 +22,7 @@ def output_mismatch(message: str) -> ApplicationError:
 def trace_failed(message: str) -> ApplicationError:
     # A compiler that rejects a graph rejects it again: retrying only burns an accelerator host.
     return ApplicationError(message, type="TraceFailed", non_retryable=True)
+
+
+def profile_failed(message: str) -> ApplicationError:
+    return ApplicationError(message, type="ProfileFailed", non_retryable=True)

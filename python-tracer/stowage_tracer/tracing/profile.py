@@ -15,6 +15,7 @@ import torch
 from ..devices import GIB
 from ..wire import Processor, ProfileOptions
 from . import compile as compiling
+from .errors import profile_failed
 
 UNITS = {
     "loadSeconds": "s",
@@ -52,7 +53,12 @@ def measure(
     if processor == "gpu":
         torch.cuda.reset_peak_memory_stats()
     started = time.perf_counter()
-    module = load(model_file, processor)
+    try:
+        module = load(model_file, processor)
+    except RuntimeError as err:
+        raise profile_failed(
+            f"{model_file} does not load on {processor}: {str(err).splitlines()[0]}"
+        ) from err
     load_seconds = time.perf_counter() - started
 
     batch_sizes = sorted({1, traced_batch, *options.batch_sizes})
@@ -62,7 +68,7 @@ def measure(
         latency.append(_time_batch(module, inputs_for(batch), processor, batch, options, beat))
     ok = [row for row in latency if "error" not in row]
     if not ok:
-        raise RuntimeError(
+        raise profile_failed(
             f"the traced model ran at none of the batch sizes {batch_sizes}: {latency[0]['error']}"
         )
     best = max(ok, key=lambda row: row["throughputPerSecond"])

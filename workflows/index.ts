@@ -1,2 +1,3 @@
 export { doctor } from './doctor';
 export { loadSweep } from './load-sweep';
+export { traceModels } from './trace-models';

@@ -8,6 +8,7 @@ import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
 import { STOWAGE_TASK_QUEUE } from '../../src/domain/task-queues';
 import type { ModelProfile, TraceModelsInput, TraceModelsResult } from '../../src/domain/tracing';
+import { recordHistory } from '../support/histories';
 import { testPaths, testStack } from '../support/stack';
 
 /** Tiny BERT QA models (hidden 32, 2 layers) at a short sequence length: seconds per trace on 2 cores. */
@@ -52,7 +53,9 @@ describe('tracer worker (real dev server, real Python worker, tiny BERT QA model
         { id: 'missing', source: path.join(sources, 'no-such-model'), options: { sequenceLength: SEQ } },
       ],
     };
-    const first: TraceModelsResult = await (await startTrace(input)).result();
+    const firstRun = await startTrace(input);
+    const first: TraceModelsResult = await firstRun.result();
+    recordHistory(firstRun, (await testStack()).temporal.address, 'trace-models-with-failure');
     assert.deepEqual(
       first.traced.map((t) => t.modelId),
       ['tiny-0', 'tiny-1', 'tiny-2'],
@@ -137,6 +140,7 @@ describe('tracer worker (real dev server, real Python worker, tiny BERT QA model
     assert.notEqual(stack.pythonWorker.pid, killedPid);
 
     const result: TraceModelsResult = await handle.result();
+    recordHistory(handle, stack.temporal.address, 'trace-models-worker-killed');
     assert.deepEqual(result.failed, []);
     const [traced] = result.traced;
     assert.equal(traced.modelId, 'tiny-killed');

@@ -3,6 +3,7 @@ import { ConfigError } from '../config/temporal';
 import { demoCommand } from './commands/demo';
 import { devCommand } from './commands/dev';
 import { doctorCommand } from './commands/doctor';
+import { packCommand } from './commands/pack';
 import { workerCommand } from './commands/worker';
 
 export function buildProgram(): Command {
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
     .addCommand(demoCommand())
     .addCommand(devCommand())
     .addCommand(doctorCommand())
+    .addCommand(packCommand())
     .addCommand(workerCommand());
 }
 

@@ -12,8 +12,8 @@ import type { Prepared } from './prepare';
 
 /** Dual feasible functions f with Σ f(a) ≤ 1 whenever Σ a ≤ 1 (Martello–Toth ε and Fekete–Schepers u^k). */
 function dffFamily(full: boolean): ((a: number) => number)[] {
-  const eps = full ? [0.5, 0.45, 0.4, 0.35, 0.3, 0.25, 0.2, 0.15, 0.1] : [0.5, 0.4, 0.3, 0.2];
-  const fs = full ? [2, 3, 4] : [2, 3];
+  const eps = full ? [0.5, 0.45, 0.4, 0.35, 0.3, 0.25, 0.2, 0.15, 0.1] : [0.5];
+  const fs = full ? [2, 3, 4] : [2];
   // Thresholds lean conservative by 1e-6 because feasibility itself allows a 1e-9 relative excess.
   const mt = eps.map((e) => (a: number) => (a > 1 - e + 1e-6 ? 1 : a < e ? 0 : a));
   const fsu = fs.map((k) => (a: number) => Math.max(0, Math.floor((k + 1) * a - 1e-6) / k));
@@ -32,7 +32,8 @@ function typeRows(p: Prepared, t: number, maxCount: number, full: boolean): Row[
   for (const f of dffFamily(full)) {
     rows.push({ coef: (i) => f(p.mem[i * p.T + t] / ty.memory), perInstance: ty.devices });
     rows.push({ coef: (i) => f(p.cpu[i * p.T + t] / ty.compute), perInstance: ty.devices });
-    if (Number.isFinite(ty.host)) rows.push({ coef: (i) => f(p.host[i * p.T + t] / ty.host), perInstance: 1 });
+    if (Number.isFinite(ty.host))
+      rows.push({ coef: (i) => f(p.host[i * p.T + t] / ty.host), perInstance: 1 });
   }
   return rows;
 }
@@ -53,10 +54,21 @@ export function maxModelsPerInstance(p: Prepared, t: number, models: number[]): 
     return k;
   };
   const perDevice = Math.min(
-    countSmallest(runnable.map((i) => p.mem[i * p.T + t]), ty.memory),
-    countSmallest(runnable.map((i) => p.cpu[i * p.T + t]), ty.compute),
+    countSmallest(
+      runnable.map((i) => p.mem[i * p.T + t]),
+      ty.memory,
+    ),
+    countSmallest(
+      runnable.map((i) => p.cpu[i * p.T + t]),
+      ty.compute,
+    ),
   );
-  const host = Number.isFinite(ty.host) ? countSmallest(runnable.map((i) => p.host[i * p.T + t]), ty.host) : Infinity;
+  const host = Number.isFinite(ty.host)
+    ? countSmallest(
+        runnable.map((i) => p.host[i * p.T + t]),
+        ty.host,
+      )
+    : Infinity;
   return Math.max(1, Math.min(perDevice * ty.devices, host, runnable.length));
 }
 
@@ -64,7 +76,11 @@ export function maxModelsPerInstance(p: Prepared, t: number, models: number[]): 
  * min Σ price_t x_t with Σ K_t x_t ≥ n over integers: exact when all models are alike (the post's
  * scenario). Returns the cost and the instance counts that reach it, a plan the heuristics can try.
  */
-export function cardinalityPlan(p: Prepared, models: number[], perInstance: number[]): { cost: number; counts: number[] } {
+export function cardinalityPlan(
+  p: Prepared,
+  models: number[],
+  perInstance: number[],
+): { cost: number; counts: number[] } {
   const n = models.length;
   const counts = new Array<number>(p.T).fill(0);
   if (n === 0) return { cost: 0, counts };
@@ -152,27 +168,38 @@ async function lpBound(
   perInstance: number[],
   timeLimitSec: number,
 ): Promise<number> {
+  // Models with identical demands are one column with a multiplicity: exact for the LP, and the
+  // post's thousands of copies of one model become a handful of columns.
+  const classes = new Map<string, { model: number; count: number }>();
+  for (const i of models) {
+    const key = Array.from(
+      { length: p.T },
+      (_, t) => `${p.mem[i * p.T + t]},${p.cpu[i * p.T + t]},${p.host[i * p.T + t]}`,
+    ).join(';');
+    const c = classes.get(key);
+    if (c) c.count++;
+    else classes.set(key, { model: i, count: 1 });
+  }
   const b = new ModelBuilder();
-  const assign = models.map(() => b.row(1, 1));
   const rowsOf = p.types.map((_, t) => typeRows(p, t, perInstance[t], false));
   const rowIds = rowsOf.map((rows) => rows.map(() => b.row(-Infinity, 0)));
   for (let t = 0; t < p.T; t++) {
-    const avail = p.types[t].available;
     b.col(
       p.types[t].price,
       0,
-      avail,
+      p.types[t].available,
       false,
       rowIds[t],
       rowsOf[t].map((r) => -r.perInstance),
     );
   }
-  models.forEach((i, r) => {
+  for (const { model: i, count } of classes.values()) {
+    const assign = b.row(count, count);
     for (let t = 0; t < p.T; t++) {
       if (Number.isNaN(p.mem[i * p.T + t])) continue;
-      b.col(0, 0, 1, false, [assign[r], ...rowIds[t]], [1, ...rowsOf[t].map((row) => row.coef(i))]);
+      b.col(0, 0, count, false, [assign, ...rowIds[t]], [1, ...rowsOf[t].map((row) => row.coef(i))]);
     }
-  });
+  }
   const result = await solver.solve({ model: b.build(false), timeLimitSec });
   return result.status === OPTIMAL && Number.isFinite(result.objective) ? safe(result.objective) : 0;
 }
@@ -211,7 +238,7 @@ export interface BoundReport {
 }
 
 /** Largest multiple-choice LP the bound solves with HiGHS within a packing time budget. */
-export const MAX_LP_PAIRS = 60_000;
+export const MAX_LP_PAIRS = 8_000;
 
 export async function lowerBound(
   solver: HighsSolver,
@@ -236,7 +263,8 @@ export async function lowerBound(
     relaxed = separableBound(p, models, perInstance);
     method = 'volume+DFF per type';
   } else if (pairs <= MAX_LP_PAIRS) {
-    relaxed = roundUpToAchievable(p, await lpBound(solver, p, models, perInstance, timeLimitSec));
+    const lp = await lpBound(solver, p, models, perInstance, timeLimitSec);
+    relaxed = roundUpToAchievable(p, Math.max(lp, weightedVolumeBound(p, models)));
     method = 'multiple-choice LP (HiGHS)';
   } else {
     relaxed = roundUpToAchievable(p, weightedVolumeBound(p, models));

@@ -1,4 +1,9 @@
-import { DEFAULT_COMPUTE_FRACTION, DEFAULT_MEMORY_FRACTION, type PackingProblem, type Placement } from './types';
+import {
+  DEFAULT_COMPUTE_FRACTION,
+  DEFAULT_MEMORY_FRACTION,
+  type PackingProblem,
+  type Placement,
+} from './types';
 
 /**
  * Verifies a placement against the problem from the raw input alone, sharing no code with the solver:
@@ -47,8 +52,10 @@ export function checkPlacement(problem: PackingProblem, placement: Placement): s
         cpu += demand.compute;
         host += demand.hostMemoryGiB ?? 0;
       }
-      if (!leq(mem, type.device.memoryGiB * memFrac)) violations.push(`instances[${k}].devices[${d}]: memory ${mem} over cap`);
-      if (!leq(cpu, type.device.compute * cpuFrac)) violations.push(`instances[${k}].devices[${d}]: compute ${cpu} over cap`);
+      if (!leq(mem, type.device.memoryGiB * memFrac))
+        violations.push(`instances[${k}].devices[${d}]: memory ${mem} over cap`);
+      if (!leq(cpu, type.device.compute * cpuFrac))
+        violations.push(`instances[${k}].devices[${d}]: compute ${cpu} over cap`);
     });
     if (type.hostMemoryGiB !== undefined && !leq(host, type.hostMemoryGiB)) {
       violations.push(`instances[${k}]: host memory ${host} over ${type.hostMemoryGiB}`);
@@ -56,15 +63,19 @@ export function checkPlacement(problem: PackingProblem, placement: Placement): s
   });
   for (const [name, used] of counts) {
     const available = types.get(name)?.available;
-    if (available !== undefined && used > available) violations.push(`${used} × ${name} but only ${available} available`);
+    if (available !== undefined && used > available)
+      violations.push(`${used} × ${name} but only ${available} available`);
   }
   placement.unplaced.forEach((u, k) => note(u.id, `unplaced[${k}]`));
-  for (const id of models.keys()) if (!seen.has(id)) violations.push(`model "${id}" is neither placed nor unplaced`);
+  for (const id of models.keys())
+    if (!seen.has(id)) violations.push(`model "${id}" is neither placed nor unplaced`);
   if (Math.abs(cost - placement.costPerHour) > 1e-6 * Math.max(1, cost)) {
     violations.push(`costPerHour ${placement.costPerHour} but the instances cost ${cost}`);
   }
   if (placement.lowerBoundPerHour > placement.costPerHour + 1e-9 * Math.max(1, cost)) {
-    violations.push(`lowerBoundPerHour ${placement.lowerBoundPerHour} exceeds costPerHour ${placement.costPerHour}`);
+    violations.push(
+      `lowerBoundPerHour ${placement.lowerBoundPerHour} exceeds costPerHour ${placement.costPerHour}`,
+    );
   }
   return violations;
 }

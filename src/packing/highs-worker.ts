@@ -45,7 +45,10 @@ const WORKER_FLAG = 'stowage-highs-worker';
 export class HighsSolver {
   private worker: Worker | undefined;
   private next = 0;
-  private readonly pending = new Map<number, { resolve: (r: SolveResult) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<
+    number,
+    { resolve: (r: SolveResult) => void; reject: (e: Error) => void }
+  >();
 
   solve(request: SolveRequest): Promise<SolveResult> {
     const worker = this.start();
@@ -97,12 +100,21 @@ function solveIn(highs: Highs, request: SolveRequest): SolveResult {
     colUpper: m.colUpper,
     rowLower: m.rowLower,
     rowUpper: m.rowUpper,
-    matrix: { format: 'csc', numRows: m.numRows, numCols: m.numCols, starts: m.starts, indices: m.indices, values: m.values },
+    matrix: {
+      format: 'csc',
+      numRows: m.numRows,
+      numCols: m.numCols,
+      starts: m.starts,
+      indices: m.indices,
+      values: m.values,
+    },
     ...(m.integrality ? { integrality: m.integrality } : {}),
   });
   try {
     model.options.set({ output_flag: false, time_limit: Math.max(0.01, request.timeLimitSec) });
     if (m.integrality) model.options.set({ mip_rel_gap: 1e-6 });
+    // The relaxations here are sparse and already reduced; presolve costs more than it saves.
+    else model.options.set({ presolve: 'off' });
     if (request.cutoff !== undefined) model.options.set({ objective_bound: request.cutoff });
     model.run();
     const status = model.getModelStatus() as number;

@@ -2,4 +2,11 @@
 export { pack, defaultTimeLimitMs } from './solve';
 export { checkPlacement } from './check';
 export { validatePackingProblem, assertValidPackingProblem, PackingInputError } from './validate';
-export type { PackingProblem, Placement, InstanceTypeSpec, ModelSpec, ModelDemand, PlacedInstance } from './types';
+export type {
+  PackingProblem,
+  Placement,
+  InstanceTypeSpec,
+  ModelSpec,
+  ModelDemand,
+  PlacedInstance,
+} from './types';

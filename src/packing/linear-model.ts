@@ -22,7 +22,14 @@ export class ModelBuilder {
     return this.rowLower.length - 1;
   }
 
-  col(cost: number, lower: number, upper: number, integer: boolean, rows: number[], values: number[]): number {
+  col(
+    cost: number,
+    lower: number,
+    upper: number,
+    integer: boolean,
+    rows: number[],
+    values: number[],
+  ): number {
     this.cost.push(cost);
     this.lower.push(lower);
     this.upper.push(upper);

@@ -25,7 +25,7 @@ export function measure(p: Prepared, i: number, t: number, kind: SizeMeasure): n
 export function costShare(p: Prepared, i: number, t: number): number {
   const ty = p.types[t];
   const [a, b, c] = normalized(p, i, t);
-  return (ty.price * Math.max(a / ty.devices, b / ty.devices, c)) || 0;
+  return ty.price * Math.max(a / ty.devices, b / ty.devices, c) || 0;
 }
 
 /** The type on which a model is cheapest per unit of bottleneck resource: used to sort and to size. */

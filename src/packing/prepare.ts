@@ -61,8 +61,10 @@ export function prepare(problem: PackingProblem): Prepared {
       if (!d) return;
       const h = d.hostMemoryGiB ?? 0;
       if (t.available === 0) return misfits.push(`${t.name}: none available`);
-      if (!within(d.memoryGiB, t.memory)) return misfits.push(`${t.name}: memory ${d.memoryGiB} GiB > ${round(t.memory)} GiB`);
-      if (!within(d.compute, t.compute)) return misfits.push(`${t.name}: compute ${d.compute} > ${round(t.compute)}`);
+      if (!within(d.memoryGiB, t.memory))
+        return misfits.push(`${t.name}: memory ${d.memoryGiB} GiB > ${round(t.memory)} GiB`);
+      if (!within(d.compute, t.compute))
+        return misfits.push(`${t.name}: compute ${d.compute} > ${round(t.compute)}`);
       if (!within(h, t.host)) return misfits.push(`${t.name}: host memory ${h} GiB > ${t.host} GiB`);
       mem[i * T + k] = d.memoryGiB;
       cpu[i * T + k] = d.compute;
@@ -70,7 +72,8 @@ export function prepare(problem: PackingProblem): Prepared {
       any = true;
     });
     if (any) placeable.push(i);
-    else unplaceable.push({ index: i, reason: `fits no device of any instance type (${misfits.join('; ')})` });
+    else
+      unplaceable.push({ index: i, reason: `fits no device of any instance type (${misfits.join('; ')})` });
   });
   return { n, T, ids: problem.models.map((m) => m.id), types, mem, cpu, host, placeable, unplaceable };
 }

@@ -49,12 +49,18 @@ export function startFromPrevious(p: Prepared, previous: Placement): Packing {
  * previous instances of the same type by the number of models they share (greedy, largest overlap
  * first), then devices within each matched pair the same way.
  */
-export function matchToPrevious(fresh: Packing, homeBin: Int32Array, homeDev: Int32Array, previousCount: number): Packing {
+export function matchToPrevious(
+  fresh: Packing,
+  homeBin: Int32Array,
+  homeDev: Int32Array,
+  previousCount: number,
+): Packing {
   const p = fresh.p;
   const pairs: { bin: number; prev: number; overlap: number }[] = [];
   fresh.bins.forEach((bin, b) => {
     const overlap = new Map<number, number>();
-    for (const i of bin.items.flat()) if (homeBin[i] >= 0) overlap.set(homeBin[i], (overlap.get(homeBin[i]) ?? 0) + 1);
+    for (const i of bin.items.flat())
+      if (homeBin[i] >= 0) overlap.set(homeBin[i], (overlap.get(homeBin[i]) ?? 0) + 1);
     for (const [prev, n] of overlap) pairs.push({ bin: b, prev, overlap: n });
   });
   pairs.sort((a, b) => b.overlap - a.overlap);

@@ -98,10 +98,17 @@ async function exactIfSmall(
   steps: string[],
 ): Promise<number> {
   const cost = pk.cost();
-  if (p.placeable.length > EXACT_MAX_MODELS || cost <= lower + 1e-9 || p.placeable.some((i) => !pk.binOf[i])) return lower;
+  if (p.placeable.length > EXACT_MAX_MODELS || cost <= lower + 1e-9 || p.placeable.some((i) => !pk.binOf[i]))
+    return lower;
   const seconds = (deadline - Date.now()) / 1000;
   if (seconds < 0.05) return lower;
-  const limit = p.types.map((t, k) => Math.min(p.placeable.length, t.available - pk.used[k] + pk.bins.filter((b) => b.type === k).length, Math.floor((cost + 1e-9) / t.price)));
+  const limit = p.types.map((t, k) =>
+    Math.min(
+      p.placeable.length,
+      t.available - pk.used[k] + pk.bins.filter((b) => b.type === k).length,
+      Math.floor((cost + 1e-9) / t.price),
+    ),
+  );
   const outcome = await solveExactly(solver, p, p.placeable, limit, seconds);
   if (!outcome) return lower;
   if (outcome.packing && outcome.packing.cost < cost - 1e-9 && replace(pk, [...pk.bins], outcome.packing)) {
@@ -112,7 +119,14 @@ async function exactIfSmall(
   return Math.max(lower, roundUpToAchievable(p, outcome.bound - 1e-6 * Math.max(1, outcome.bound)));
 }
 
-function toPlacement(p: Prepared, pk: Packing, lower: number, started: number, steps: string[], withMoves: boolean): Placement {
+function toPlacement(
+  p: Prepared,
+  pk: Packing,
+  lower: number,
+  started: number,
+  steps: string[],
+  withMoves: boolean,
+): Placement {
   pk.dropEmpty();
   const bins = [...pk.bins].sort((a, b) => {
     const ka = a.origin >= 0 ? a.origin : Infinity;
@@ -121,13 +135,20 @@ function toPlacement(p: Prepared, pk: Packing, lower: number, started: number, s
   });
   const unplaced = p.unplaceable.map((u) => ({ id: p.ids[u.index], reason: u.reason }));
   for (const i of p.placeable) {
-    if (!pk.binOf[i]) unplaced.push({ id: p.ids[i], reason: 'no instance left to host it: the available counts are exhausted' });
+    if (!pk.binOf[i])
+      unplaced.push({
+        id: p.ids[i],
+        reason: 'no instance left to host it: the available counts are exhausted',
+      });
   }
   const costPerHour = round6(pk.cost());
   const placement: Placement = {
     costPerHour,
     lowerBoundPerHour: Math.min(costPerHour, floor6(lower)),
-    instances: bins.map((b) => ({ type: p.types[b.type].name, devices: b.items.map((ids) => [...ids].sort((x, y) => x - y).map((i) => p.ids[i])) })),
+    instances: bins.map((b) => ({
+      type: p.types[b.type].name,
+      devices: b.items.map((ids) => [...ids].sort((x, y) => x - y).map((i) => p.ids[i])),
+    })),
     unplaced,
     stats: { elapsedMs: Date.now() - started, algorithm: steps.join('; ') },
   };

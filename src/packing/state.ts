@@ -72,7 +72,9 @@ export class Packing {
     if (Number.isNaN(m)) return false;
     const t = p.types[bin.type];
     return (
-      within(bin.mem[dev] + m, t.memory) && within(bin.cpu[dev] + p.cpu[k], t.compute) && within(bin.host + p.host[k], t.host)
+      within(bin.mem[dev] + m, t.memory) &&
+      within(bin.cpu[dev] + p.cpu[k], t.compute) &&
+      within(bin.host + p.host[k], t.host)
     );
   }
 
@@ -92,7 +94,8 @@ export class Packing {
     bin.size++;
     this.binOf[i] = bin;
     this.devOf[i] = dev;
-    if (this.homeBin && this.homeBin[i] >= 0 && !(bin.origin === this.homeBin[i] && dev === this.homeDev![i])) this.moves++;
+    if (this.homeBin && this.homeBin[i] >= 0 && !(bin.origin === this.homeBin[i] && dev === this.homeDev![i]))
+      this.moves++;
     this.journal?.push({ i, bin: undefined, dev: -1 });
   }
 
@@ -101,7 +104,8 @@ export class Packing {
     if (!bin) return;
     const p = this.p;
     const dev = this.devOf[i];
-    if (this.homeBin && this.homeBin[i] >= 0 && !(bin.origin === this.homeBin[i] && dev === this.homeDev![i])) this.moves--;
+    if (this.homeBin && this.homeBin[i] >= 0 && !(bin.origin === this.homeBin[i] && dev === this.homeDev![i]))
+      this.moves--;
     const k = i * p.T + bin.type;
     bin.mem[dev] -= p.mem[k];
     bin.cpu[dev] -= p.cpu[k];

@@ -86,7 +86,8 @@ function semanticDefects(problem: PackingProblem): string[] {
   const processors = new Set<string>();
   problem.instanceTypes.forEach((t, i) => {
     const first = typeNames.get(t.name);
-    if (first !== undefined) defects.push(`instanceTypes[${i}].name: duplicate of instanceTypes[${first}].name "${t.name}"`);
+    if (first !== undefined)
+      defects.push(`instanceTypes[${i}].name: duplicate of instanceTypes[${first}].name "${t.name}"`);
     else typeNames.set(t.name, i);
     processors.add(t.processor);
   });

@@ -16,7 +16,12 @@ export interface ItemCentricOptions {
  * segment tree per type (O(log bins) per model); best-fit scans the open instances and is only run where
  * the caller judged n × instances affordable.
  */
-export function itemCentric(p: Prepared, order: number[], opts: ItemCentricOptions, start?: Packing): Packing {
+export function itemCentric(
+  p: Prepared,
+  order: number[],
+  opts: ItemCentricOptions,
+  start?: Packing,
+): Packing {
   const pk = start ?? new Packing(p);
   const indexes = p.types.map((_, t) => new FitIndex(pk, t));
   for (const bin of pk.bins) indexes[bin.type].add(bin);

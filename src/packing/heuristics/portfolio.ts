@@ -39,19 +39,34 @@ export function bestConstruction(p: Prepared, deadline: number, plan?: number[])
   const typeLabel = (t: number) => (t < 0 ? 'cost-aware' : p.types[t].name);
   const runs: { name: string; run: () => Packing }[] = [];
   for (const m of ['max', 'sum', 'l2'] as SizeMeasure[]) {
-    for (const t of typeChoices) runs.push({ name: `FFD-${m}/${typeLabel(t)}`, run: () => itemCentric(p, order(m), { fit: 'first', fixedType: t }) });
+    for (const t of typeChoices)
+      runs.push({
+        name: `FFD-${m}/${typeLabel(t)}`,
+        run: () => itemCentric(p, order(m), { fit: 'first', fixedType: t }),
+      });
   }
   if (plan && plan.some((c) => c > 0)) {
-    runs.unshift({ name: 'FFD-max/cardinality plan', run: () => itemCentric(p, order('max'), { fit: 'first', fixedType: -1 }, planned(p, plan)) });
+    runs.unshift({
+      name: 'FFD-max/cardinality plan',
+      run: () => itemCentric(p, order('max'), { fit: 'first', fixedType: -1 }, planned(p, plan)),
+    });
   }
   if (models.length <= BIN_CENTRIC_MAX_MODELS) {
     for (const rule of ['dot', 'l2'] as const) {
-      for (const t of typeChoices) runs.push({ name: `bin-centric-${rule}/${typeLabel(t)}`, run: () => binCentric(p, order('sum'), rule, t) });
+      for (const t of typeChoices)
+        runs.push({
+          name: `bin-centric-${rule}/${typeLabel(t)}`,
+          run: () => binCentric(p, order('sum'), rule, t),
+        });
     }
   }
   if (models.length <= BEST_FIT_MAX_MODELS) {
     for (const m of ['max', 'sum', 'l2'] as SizeMeasure[]) {
-      for (const t of typeChoices) runs.push({ name: `BFD-${m}/${typeLabel(t)}`, run: () => itemCentric(p, order(m), { fit: 'best', fixedType: t }) });
+      for (const t of typeChoices)
+        runs.push({
+          name: `BFD-${m}/${typeLabel(t)}`,
+          run: () => itemCentric(p, order(m), { fit: 'best', fixedType: t }),
+        });
     }
   }
   let best: Candidate | undefined;
@@ -63,7 +78,11 @@ export function bestConstruction(p: Prepared, deadline: number, plan?: number[])
     packing.dropEmpty();
     const placed = models.length - models.filter((i) => !packing.binOf[i]).length;
     const key = [-placed, packing.cost(), packing.bins.length];
-    if (key[0] < bestKey[0] || (key[0] === bestKey[0] && (key[1] < bestKey[1] - 1e-9 || (Math.abs(key[1] - bestKey[1]) <= 1e-9 && key[2] < bestKey[2])))) {
+    if (
+      key[0] < bestKey[0] ||
+      (key[0] === bestKey[0] &&
+        (key[1] < bestKey[1] - 1e-9 || (Math.abs(key[1] - bestKey[1]) <= 1e-9 && key[2] < bestKey[2])))
+    ) {
       best = { packing, algorithm: r.name };
       bestKey = key;
     }

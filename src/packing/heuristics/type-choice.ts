@@ -27,7 +27,8 @@ export class TypeChooser {
 
   choose(i: number, pk: Packing): number {
     const p = this.p;
-    if (this.fixed >= 0 && pk.canOpen(this.fixed) && !Number.isNaN(p.mem[i * p.T + this.fixed])) return this.fixed;
+    if (this.fixed >= 0 && pk.canOpen(this.fixed) && !Number.isNaN(p.mem[i * p.T + this.fixed]))
+      return this.fixed;
     let best = -1;
     let bestScore = Infinity;
     for (let t = 0; t < p.T; t++) {

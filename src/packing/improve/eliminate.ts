@@ -22,7 +22,8 @@ export class Eliminator {
         const k = i * p.T + t;
         if (Number.isNaN(p.mem[k])) continue;
         const ty = p.types[t];
-        this.size[k] = p.mem[k] / ty.memory + p.cpu[k] / ty.compute + (Number.isFinite(ty.host) ? p.host[k] / ty.host : 0);
+        this.size[k] =
+          p.mem[k] / ty.memory + p.cpu[k] / ty.compute + (Number.isFinite(ty.host) ? p.host[k] / ty.host : 0);
       }
     }
   }
@@ -37,7 +38,9 @@ export class Eliminator {
   sweep(deadline: number): 'improved' | 'exhausted' | 'paused' {
     const pk = this.pk;
     if (this.cursor === 0 || this.cursor >= this.order.length) {
-      const keyed = pk.bins.filter((b) => b.size > 0).map((b) => ({ b, key: pk.fill(b) * pk.p.types[b.type].price }));
+      const keyed = pk.bins
+        .filter((b) => b.size > 0)
+        .map((b) => ({ b, key: pk.fill(b) * pk.p.types[b.type].price }));
       keyed.sort((x, y) => x.key - y.key);
       this.order = keyed.map((k) => k.b);
       this.cursor = 0;
@@ -154,7 +157,12 @@ export class Eliminator {
           }
           for (let g = f + 1; g < free.length; g++) {
             const sg = this.sizeOn(free[g], bin);
-            if (sf + sg > sx + eps && sg >= 0 && sf >= 0 && this.fitsSwap(bin, dev, [x], [free[f], free[g]])) {
+            if (
+              sf + sg > sx + eps &&
+              sg >= 0 &&
+              sf >= 0 &&
+              this.fitsSwap(bin, dev, [x], [free[f], free[g]])
+            ) {
               this.apply(bin, dev, [x], [free[f], free[g]], free);
               return true;
             }

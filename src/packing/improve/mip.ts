@@ -83,7 +83,10 @@ export async function solveExactly(
   }
   const result = await solver.solve({ model: b.build(true), timeLimitSec, cutoff });
   if (result.error) return undefined;
-  const bound = result.status === OPTIMAL ? Math.min(result.dualBound ?? result.objective, result.objective) : (result.dualBound ?? 0);
+  const bound =
+    result.status === OPTIMAL
+      ? Math.min(result.dualBound ?? result.objective, result.objective)
+      : (result.dualBound ?? 0);
   const x = result.colValue;
   if (!x) return { bound };
   const key = (t: number, j: number) => `${t}:${j}`;
@@ -91,7 +94,10 @@ export async function solveExactly(
   let cost = 0;
   for (const o of opens) {
     if (x[o.col] < 0.5) continue;
-    byInstance.set(key(o.t, o.j), { type: o.t, devices: Array.from({ length: p.types[o.t].devices }, () => []) });
+    byInstance.set(key(o.t, o.j), {
+      type: o.t,
+      devices: Array.from({ length: p.types[o.t].devices }, () => []),
+    });
     cost += p.types[o.t].price;
   }
   for (const v of placements) {

@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { pack, type PackingProblem } from '../../../src/packing';
+import { seeded } from './fixtures';
+
+/** Exhaustive minimum number of unit 2-D bins for a handful of items: the ground truth for small cases. */
+function optimumBins(items: [number, number][]): number {
+  let best = items.length;
+  const loads: [number, number][] = [];
+  const place = (k: number) => {
+    if (loads.length >= best) return;
+    if (k === items.length) {
+      best = loads.length;
+      return;
+    }
+    const [a, b] = items[k];
+    for (const l of loads) {
+      if (l[0] + a <= 1 + 1e-9 && l[1] + b <= 1 + 1e-9) {
+        l[0] += a;
+        l[1] += b;
+        place(k + 1);
+        l[0] -= a;
+        l[1] -= b;
+      }
+    }
+    loads.push([a, b]);
+    place(k + 1);
+    loads.pop();
+  };
+  place(0);
+  return best;
+}
+
+function vectorProblem(items: [number, number][]): PackingProblem {
+  return {
+    instanceTypes: [
+      { name: 'box', processor: 'cpu', pricePerHour: 1, devices: 1, device: { memoryGiB: 1, compute: 1 } },
+    ],
+    limits: { memoryFraction: 1, computeFraction: 1 },
+    models: items.map(([m, c], i) => ({ id: `i${i}`, demands: { cpu: { memoryGiB: m, compute: c } } })),
+    timeLimitMs: 500,
+  };
+}
+
+describe('packing lower bounds', () => {
+  it('never exceed the exhaustive optimum on small random instances', async () => {
+    const r = seeded(7);
+    for (let trial = 0; trial < 12; trial++) {
+      const items = Array.from({ length: 9 }, () => [0.05 + r() * 0.6, 0.05 + r() * 0.6] as [number, number]);
+      const optimum = optimumBins(items);
+      const placement = await pack(vectorProblem(items));
+      assert.ok(
+        placement.lowerBoundPerHour <= optimum + 1e-9,
+        `bound ${placement.lowerBoundPerHour} > optimum ${optimum}`,
+      );
+      assert.ok(
+        placement.costPerHour >= optimum - 1e-9,
+        'a cost below the optimum means an infeasible placement',
+      );
+    }
+  });
+
+  it('equal the optimum on perfectly filled bins split at random', async () => {
+    const r = seeded(11);
+    const items: [number, number][] = [];
+    for (let bin = 0; bin < 6; bin++) {
+      const cuts = [r(), r()].sort();
+      const cutsC = [r(), r()].sort();
+      items.push([cuts[0], cutsC[0]], [cuts[1] - cuts[0], cutsC[1] - cutsC[0]], [1 - cuts[1], 1 - cutsC[1]]);
+    }
+    const placement = await pack(vectorProblem(items));
+    assert.ok(placement.lowerBoundPerHour <= 6 + 1e-9);
+    assert.ok(
+      placement.lowerBoundPerHour >= 6 - 1e-9,
+      `the volume bound of a perfect split is exact, got ${placement.lowerBoundPerHour}`,
+    );
+  });
+
+  it('proves the optimum of the post scenario (identical models, mixed catalog)', async () => {
+    const { postCatalog } = await import('./fixtures');
+    const models = Array.from({ length: 3040 }, (_, i) => ({
+      id: `bert-${i}`,
+      demands: {
+        inf: { memoryGiB: 0.3, compute: 3, hostMemoryGiB: 0.63 },
+        gpu: { memoryGiB: 0.8, compute: 4.5, hostMemoryGiB: 0.85 },
+      },
+    }));
+    const placement = await pack({ instanceTypes: postCatalog(), models, timeLimitMs: 2000 });
+    // 123 × inf1.2xlarge (24 each) + 1 × inf1.6xlarge (76) + 1 × inf1.xlarge (12), found by enumeration.
+    assert.equal(placement.lowerBoundPerHour, 45.934);
+    assert.equal(placement.costPerHour, 45.934);
+  });
+});

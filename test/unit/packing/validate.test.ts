@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { pack, validatePackingProblem } from '../../../src/packing';
+import { postCatalog } from './fixtures';
+
+function defects(raw: unknown): string[] {
+  const result = validatePackingProblem(raw);
+  assert.equal(result.ok, false, 'the problem must be rejected');
+  return result.ok ? [] : result.defects;
+}
+
+const model = (id: string, memoryGiB = 0.3) => ({ id, demands: { inf: { memoryGiB, compute: 3 } } });
+
+describe('packing problem validation', () => {
+  it('accepts the post catalog with a model', () => {
+    assert.ok(validatePackingProblem({ instanceTypes: postCatalog(), models: [model('a')] }).ok);
+  });
+
+  it('lists every defect with the path of its field', () => {
+    const found = defects({
+      instanceTypes: [
+        { ...postCatalog()[0], devices: 0 },
+        { ...postCatalog()[1], pricePerHour: -1 },
+      ],
+      models: [
+        model('a'),
+        model('a'),
+        { id: 'b', demands: { inf: { memoryGiB: -1, compute: 3 } } },
+        { id: 'c', demands: { inf: { memoryGiB: 1, compute: Number.NaN } } },
+      ],
+      limits: { memoryFraction: 1.5, computeFraction: 0 },
+    });
+    const has = (prefix: string) =>
+      assert.ok(
+        found.some((d) => d.startsWith(prefix)),
+        `${prefix} in\n${found.join('\n')}`,
+      );
+    has('instanceTypes[0].devices: must be an integer ≥ 1');
+    has('instanceTypes[1].pricePerHour: must be a finite number > 0');
+    has('models[2].demands.inf.memoryGiB: must be a finite number ≥ 0');
+    has('models[3].demands.inf.compute: must be a finite number');
+    has('limits.memoryFraction: must be in (0, 1]');
+    has('limits.computeFraction: must be in (0, 1]');
+  });
+
+  it('reports duplicate ids and unknown processors once the structure is sound', () => {
+    const found = defects({
+      instanceTypes: postCatalog(),
+      models: [model('a'), model('a'), { id: 'x', demands: { tpu: { memoryGiB: 1, compute: 1 } } }],
+    });
+    assert.ok(found.includes('models[1].id: duplicate of models[0].id "a"'), found.join('\n'));
+    assert.ok(
+      found.some((d) => d.startsWith('models[2].demands.tpu: unknown processor "tpu"')),
+      found.join('\n'),
+    );
+  });
+
+  it('rejects empty lists and non-objects', () => {
+    assert.ok(
+      defects({ instanceTypes: [], models: [] }).includes('instanceTypes: the instance type list is empty'),
+    );
+    assert.ok(
+      defects({ instanceTypes: postCatalog(), models: [] }).includes('models: the model list is empty'),
+    );
+    assert.deepEqual(defects([1]), ['(root): a packing problem must be one JSON object']);
+  });
+
+  it('packs the rest and reports a model that fits no device as unplaced', async () => {
+    const placement = await pack({
+      instanceTypes: postCatalog(),
+      models: [model('ok'), model('huge', 50)],
+      timeLimitMs: 300,
+    });
+    assert.deepEqual(
+      placement.unplaced.map((u) => u.id),
+      ['huge'],
+    );
+    assert.match(placement.unplaced[0].reason, /fits no device/);
+    assert.deepEqual(
+      placement.instances.flatMap((i) => i.devices.flat()),
+      ['ok'],
+    );
+  });
+});

@@ -42,3 +42,41 @@ def test_uri_outside_root_is_rejected(tmp_path):
 def test_s3_root_is_parsed_without_network():
     store = ArtifactStore.from_uri("s3://bucket/some/prefix")
     assert store.uri("models/m/cpu/k/model.pt") == "s3://bucket/some/prefix/models/m/cpu/k/model.pt"
+
+
+def _s3_store(monkeypatch):
+    from botocore.stub import Stubber
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    store = ArtifactStore.from_uri("s3://bucket/root")
+    return store, Stubber(store._s3)
+
+
+def test_s3_missing_object_is_absent_and_transient_errors_are_retryable(monkeypatch):
+    store, stub = _s3_store(monkeypatch)
+    stub.add_client_error("head_object", service_error_code="404", http_status_code=404)
+    stub.add_client_error("get_object", service_error_code="SlowDown", http_status_code=503)
+    stub.add_client_error("get_object", service_error_code="AccessDenied", http_status_code=403)
+    with stub:
+        assert store.exists("models/m/cpu/k/manifest.json") is False
+        with pytest.raises(ApplicationError) as transient:
+            store.read_bytes("models/m/cpu/k/model.pt")
+        with pytest.raises(ApplicationError) as denied:
+            store.read_bytes("models/m/cpu/k/model.pt")
+    assert transient.value.type == "ArtifactIO" and not transient.value.non_retryable
+    assert denied.value.type == "ArtifactAccess" and denied.value.non_retryable
+
+
+def test_s3_write_puts_under_the_prefix(monkeypatch):
+    store, stub = _s3_store(monkeypatch)
+    stub.add_response(
+        "put_object", {}, {"Bucket": "bucket", "Key": "root/models/m/cpu/k/profile.json", "Body": b"{}"}
+    )
+    with stub:
+        assert (
+            store.write_bytes("models/m/cpu/k/profile.json", b"{}")
+            == "s3://bucket/root/models/m/cpu/k/profile.json"
+        )
+    stub.assert_no_pending_responses()

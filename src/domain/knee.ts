@@ -4,7 +4,7 @@
  *
  * Search: a geometric ramp (×factor per step) from the start rate until a step misses the SLO, then
  * bisection in log space between the best passing and the lowest failing rate until they are within
- * the tolerance of each other. With factor 2 and ±5%, bracketing costs ≤ 4 steps and bisection 4
+ * the tolerance of each other. While P90 is under a quarter of the SLO the ramp takes double strides. With factor 2 and ±5%, bracketing costs ≤ 4 steps and bisection 4
  * (2^(1/16) ≈ 1.044), so the knee is located in ≤ 8 load steps when the start rate is within 8× of it.
  */
 
@@ -67,7 +67,11 @@ export function nextStep(steps: StepOutcome[], plan: KneePlan, slo: Slo): NextSt
   }
   if (hi === undefined) {
     if (lo >= plan.maxRate * (1 - 1e-9)) return { kind: 'done', reason: 'maxRate' };
-    return { kind: 'step', rate: Math.min(plan.maxRate, lo * plan.factor), phase: 'ramp' };
+    // Far below the SLO (P90 under a quarter of it) latency is flat and the knee far off: take a double
+    // stride. Saves ramp steps for the bisection, which is what the 8-step budget is really for.
+    const best = steps.find((s) => s.offeredRate === lo && verdict(s, slo) === 'pass');
+    const stride = best?.p90Ms != null && best.p90Ms <= slo.p90Ms / 4 ? plan.factor ** 2 : plan.factor;
+    return { kind: 'step', rate: round(Math.min(plan.maxRate, lo * stride)), phase: 'ramp' };
   }
   return { kind: 'step', rate: round(Math.sqrt(lo * hi)), phase: 'bisect' };
 }

@@ -1,0 +1,250 @@
+/**
+ * Serving benchmark (not a test: it measures, it asserts nothing). Two questions, on this machine:
+ *
+ * 1. Throughput at equal P90 (the SLO, 100 ms): the Stowage model server (micro-batching, padding cut)
+ *    against a server written like the post's (python-tracer/bench/baseline_server.py), same models, same
+ *    core (both pinned to one core with one torch thread; k6 pinned to another).
+ * 2. Does the adaptive sweep (geometric ramp + bisection, ≤ 8 steps) find the knee a 20-step linear sweep
+ *    finds, within ±5%?
+ *
+ *   make bench   (or: npx tsc -p tsconfig.json && node dist/test/bench/serving/bench.js)
+ * BENCH_STEP_SECONDS (default 6), BENCH_SERVER_CPU / BENCH_K6_CPU (default 1 / 0).
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { projectPaths } from '../../../src/config/paths';
+import { freePort } from '../../../src/dev/ports';
+import { kneeOf, nextStep, verdict, type KneePlan, type Slo } from '../../../src/domain/knee';
+
+const paths = projectPaths();
+const STEP_SECONDS = Number(process.env.BENCH_STEP_SECONDS ?? 6);
+const SERVER_CPU = process.env.BENCH_SERVER_CPU ?? '1';
+const K6_CPU = process.env.BENCH_K6_CPU ?? '0';
+const SLO: Slo = { p90Ms: 100, maxErrorRate: 0.001 };
+const MODELS = ['bench-0', 'bench-1', 'bench-2', 'bench-3'];
+
+interface Figures {
+  offeredRate: number;
+  achievedRate: number;
+  requests: number;
+  failures: number;
+  errorRate: number;
+  droppedIterations: number;
+  durationSeconds: number;
+  p50Ms: number | null;
+  p90Ms: number | null;
+  p95Ms: number | null;
+  p99Ms: number | null;
+}
+
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'stowage-bench-'));
+
+async function buildModels(): Promise<string> {
+  // A small BERT (4 layers, hidden 256) traced at the post's sequence length, 128 tokens.
+  const { stdout } = await promisify(execFile)(
+    paths.python,
+    [
+      '-m',
+      'stowage_tracer.serving.tiny_artifacts',
+      '--root',
+      path.join(work, 'artifacts'),
+      '--models',
+      MODELS.join(','),
+      '--hidden',
+      '256',
+      '--layers',
+      '4',
+      '--sequence-length',
+      '128',
+    ],
+    { cwd: paths.pythonTracer },
+  );
+  const folders = JSON.parse(stdout) as Record<string, string>;
+  const file = path.join(work, 'models.json');
+  fs.writeFileSync(
+    file,
+    JSON.stringify({ models: MODELS.map((modelId) => ({ modelId, path: folders[modelId] })) }),
+  );
+  return file;
+}
+
+async function startServer(args: string[], port: number): Promise<ChildProcess> {
+  const child = spawn(
+    'taskset',
+    ['-c', SERVER_CPU, paths.python, ...args, '--port', String(port), '--threads', '1'],
+    {
+      cwd: paths.pythonTracer,
+      stdio: ['ignore', 'ignore', fs.openSync(path.join(work, `server-${port}.log`), 'a')],
+    },
+  );
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`server exited, see ${work}/server-${port}.log`);
+    const ok = await fetch(`http://127.0.0.1:${port}/readyz`)
+      .then((r) => r.status === 200)
+      .catch(() => false);
+    if (ok) return child;
+    if (Date.now() > deadline) throw new Error('server not ready');
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
+async function stopServer(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(t);
+}
+
+async function k6Steps(port: number, rates: number[]): Promise<Figures[]> {
+  const table = path.join(work, `routing-${port}.json`);
+  fs.writeFileSync(
+    table,
+    JSON.stringify({ routes: MODELS.map((modelId) => ({ modelId, url: `http://127.0.0.1:${port}` })) }),
+  );
+  const summary = path.join(work, `summary-${port}.json`);
+  await promisify(execFile)(
+    'taskset',
+    [
+      '-c',
+      K6_CPU,
+      path.join(paths.toolsBin, 'k6'),
+      'run',
+      '--quiet',
+      '--no-usage-report',
+      path.join(paths.root, 'k6', 'sweep.ts'),
+    ],
+    {
+      env: {
+        ...process.env,
+        ROUTING_TABLE: table,
+        RATES: rates.join(','),
+        STEP_SECONDS: String(STEP_SECONDS),
+        MAX_VUS: '300',
+        SUMMARY_FILE: summary,
+      },
+      maxBuffer: 64 * 2 ** 20,
+    },
+  );
+  return (JSON.parse(fs.readFileSync(summary, 'utf8')) as { steps: Figures[] }).steps;
+}
+
+/** Median single-request latency (ms), to start the ramp near the knee. */
+async function sequentialMs(port: number): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < 30; i++) {
+    const t = performance.now();
+    await fetch(`http://127.0.0.1:${port}/predictions/${MODELS[i % MODELS.length]}`).then((r) => r.text());
+    times.push(performance.now() - t);
+  }
+  return times.sort((a, b) => a - b)[15];
+}
+
+async function adaptive(port: number, log: (s: string) => void) {
+  const startRate = Math.max(1, Math.round(1000 / (await sequentialMs(port)) / 2));
+  const plan: KneePlan = { startRate, minRate: 1, maxRate: 5000, factor: 2, tolerance: 0.05, maxSteps: 8 };
+  const steps: Figures[] = [];
+  for (;;) {
+    const next = nextStep(steps, plan, SLO);
+    if (next.kind === 'done') {
+      const knee = kneeOf(steps, SLO);
+      log(
+        `  adaptive: ${steps.length} steps, ${next.reason}, knee ${knee?.achievedRate.toFixed(1)} req/s @ P90 ${knee?.p90Ms?.toFixed(1)} ms`,
+      );
+      return { steps, knee, reason: next.reason };
+    }
+    const [figures] = await k6Steps(port, [next.rate]);
+    log(
+      `  step ${steps.length} ${next.phase} offered ${next.rate} → achieved ${figures.achievedRate.toFixed(1)}, P90 ${figures.p90Ms?.toFixed(1)} ms, errors ${(figures.errorRate * 100).toFixed(2)}%, dropped ${figures.droppedIterations}: ${verdict(figures, SLO)}`,
+    );
+    steps.push(figures);
+  }
+}
+
+async function main(): Promise<void> {
+  const lines: string[] = [];
+  const log = (s: string) => {
+    lines.push(s);
+    console.log(s);
+  };
+  log(
+    `# Serving benchmark (${new Date().toISOString()}, ${os.cpus().length} cores: server on cpu ${SERVER_CPU}, k6 on cpu ${K6_CPU}, ${STEP_SECONDS}s steps, SLO P90 ≤ ${SLO.p90Ms} ms)`,
+  );
+  const models = await buildModels();
+  const variants = [
+    { name: 'post-style baseline', args: ['bench/baseline_server.py', '--models', models] },
+    {
+      name: 'stowage, no batching',
+      args: ['-m', 'stowage_tracer', 'serve', '--models', models, '--max-batch', '1'],
+    },
+    {
+      name: 'stowage (batch ≤ 8, 2 ms window)',
+      args: [
+        '-m',
+        'stowage_tracer',
+        'serve',
+        '--models',
+        models,
+        '--max-batch',
+        '8',
+        '--batch-window-ms',
+        '2',
+      ],
+    },
+  ];
+  const results: Record<string, unknown>[] = [];
+  let linear: Record<string, unknown> | undefined;
+  for (const [i, variant] of variants.entries()) {
+    log(`## ${variant.name}`);
+    const port = await freePort();
+    const server = await startServer(variant.args, port);
+    try {
+      const found = await adaptive(port, log);
+      results.push({
+        variant: variant.name,
+        knee: found.knee,
+        steps: found.steps.length,
+        reason: found.reason,
+      });
+      if (i === variants.length - 1 && found.knee) {
+        // The reference: 20 evenly spaced rates up to 1.5× the adaptive knee, one k6 run.
+        const top = found.knee.achievedRate * 1.5;
+        const rates = Array.from({ length: 20 }, (_, k) => Math.round((top * (k + 1) * 100) / 20) / 100);
+        const steps = await k6Steps(port, rates);
+        const knee = kneeOf(steps, SLO);
+        const diff = knee ? (found.knee.achievedRate - knee.achievedRate) / knee.achievedRate : null;
+        log(
+          `  linear 20-step sweep to ${top.toFixed(0)} req/s: knee ${knee?.achievedRate.toFixed(1)} req/s @ P90 ${knee?.p90Ms?.toFixed(1)} ms; adaptive differs by ${diff === null ? '—' : (diff * 100).toFixed(1)}%`,
+        );
+        linear = { rates, knee, adaptiveDifference: diff, steps };
+      }
+    } finally {
+      await stopServer(server);
+    }
+  }
+  const [base, , best] = results as { knee?: Figures }[];
+  if (base.knee && best.knee) {
+    log(
+      `\nstowage / baseline throughput at P90 ≤ ${SLO.p90Ms} ms: ${(best.knee.achievedRate / base.knee.achievedRate).toFixed(2)}×`,
+    );
+  }
+  const outDir = path.join(paths.state, 'bench');
+  fs.mkdirSync(outDir, { recursive: true });
+  const out = path.join(outDir, `serving-${Date.now()}.json`);
+  fs.writeFileSync(
+    out,
+    JSON.stringify({ slo: SLO, stepSeconds: STEP_SECONDS, results, linear, log: lines }, null, 2),
+  );
+  log(`figures: ${out}`);
+  fs.rmSync(work, { recursive: true, force: true });
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});

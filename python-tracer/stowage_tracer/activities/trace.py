@@ -73,30 +73,34 @@ class TracerActivities:
         options = request.options
         if options.pipeline_cores > 1 and self.processor != "inf":
             raise invalid_input("pipelineCores > 1 applies to Inferentia (inf) only")
-        source = resolve(request.source, self.store)
-        trace_key = self._trace_key(source.identity, source.kind, options)
-        prefix = model_key(request.model_id, self.processor, trace_key)
-        ref = self._ref(request.model_id, trace_key, prefix)
         info = activity.info()
-        base = {"modelId": request.model_id, "traceKey": trace_key}
+        # Heartbeating starts before the source is resolved: downloading and hashing a large model take time.
+        with Progress({"modelId": request.model_id}) as progress:
+            progress.step("resolve")
+            source = resolve(request.source, self.store)
+            trace_key = self._trace_key(source.identity, source.kind, options)
+            prefix = model_key(request.model_id, self.processor, trace_key)
+            ref = self._ref(request.model_id, trace_key, prefix)
+            base = {"modelId": request.model_id, "traceKey": trace_key}
+            progress.rebase(base)
 
-        cached = self._verified_manifest(prefix)
-        if cached is not None:
-            logs.event(log, "trace_cached", **base)
-            profile = json.loads(self.store.read_bytes(f"{prefix}/profile.json"))
-            return TraceModelResult(
-                artifact=ref,
-                cached=True,
-                attempt=info.attempt,
-                resumed_from=None,
-                trace_seconds=cached.get("traceSeconds"),
-                output_check=cached.get("outputCheck"),
-                demand=profile["demand"],
-            ).to_wire()
+            progress.step("verify")
+            cached = self._verified_manifest(prefix)
+            if cached is not None:
+                logs.event(log, "trace_cached", **base)
+                profile = json.loads(self.store.read_bytes(f"{prefix}/profile.json"))
+                return TraceModelResult(
+                    artifact=ref,
+                    cached=True,
+                    attempt=info.attempt,
+                    resumed_from=None,
+                    trace_seconds=cached.get("traceSeconds"),
+                    output_check=cached.get("outputCheck"),
+                    demand=profile["demand"],
+                ).to_wire()
 
-        staging = self.work_dir / f"{request.model_id}-{self.processor}-{trace_key}"
-        previous = _previous_details(info)
-        with Progress(base) as progress:
+            staging = self.work_dir / f"{request.model_id}-{self.processor}-{trace_key}"
+            previous = _previous_details(info)
             resumed_from = None
             staged = _staged(staging, previous, trace_key)
             if staged is not None:
@@ -210,15 +214,16 @@ class TracerActivities:
         request = parse(ProfileModelInput, payload)
         self._check_processor(request.processor)
         prefix = model_key(request.model_id, self.processor, request.trace_key)
-        manifest = self._verified_manifest(prefix)
-        if manifest is None:
-            raise ApplicationError(
-                f"no verified artifact at {self.store.uri(prefix)}: trace the model first",
-                type="ArtifactNotFound",
-                non_retryable=True,
-            )
         base = {"modelId": request.model_id, "traceKey": request.trace_key}
         with Progress(base) as progress:
+            progress.step("verify")
+            manifest = self._verified_manifest(prefix)
+            if manifest is None:
+                raise ApplicationError(
+                    f"no verified artifact at {self.store.uri(prefix)}: trace the model first",
+                    type="ArtifactNotFound",
+                    non_retryable=True,
+                )
             progress.step("fetch")
             folder = self.store.local_dir(prefix)
             options = TraceOptions(
@@ -325,6 +330,10 @@ class Progress:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
+
+    def rebase(self, base: dict) -> None:
+        """Fields every later heartbeat carries (the trace key, once the source is hashed)."""
+        self._base = dict(base)
 
     def step(self, details: dict | str, **extra) -> None:
         if isinstance(details, str):

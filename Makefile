@@ -31,7 +31,7 @@ test-node:
 test: setup lint test-python test-node
 
 bench: setup
-	@echo "no benchmarks yet"
+	@test/bench/packing/run.sh
 
 clean:
 	rm -rf dist

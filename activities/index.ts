@@ -3,6 +3,7 @@ import type { ProjectPaths } from '../src/config/paths';
 import { createBuildActivities } from './build';
 import { describeWorker } from './doctor';
 import { createLoadActivities } from './load';
+import { createPipelineActivities } from './pipeline';
 
 /** Clients and settings that activities need; each environment (production, tests) passes its own. */
 export interface ActivityDeps {
@@ -16,5 +17,6 @@ export function createActivities(deps: ActivityDeps) {
     describeWorker,
     ...createBuildActivities(deps.paths),
     ...createLoadActivities(deps.paths, deps.artifacts),
+    ...createPipelineActivities(deps.artifacts),
   };
 }

@@ -1,3 +1,5 @@
 export { doctor } from './doctor';
 export { loadSweep } from './load-sweep';
 export { traceModels } from './trace-models';
+export { pipeline } from './pipeline';
+export { rollout } from './rollout';

@@ -88,6 +88,11 @@ export const PipelineInputSchema = z
       .default({}),
     /** Fail the run when any model fails to trace (default: pack what traced, report the rest). */
     allOrNothing: z.boolean().default(false),
+    /** An earlier run whose stage outputs this run reuses (`stowage run --resume <workflowId>`). */
+    resumeFrom: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/, 'must be a workflow id')
+      .optional(),
   })
   .strict();
 

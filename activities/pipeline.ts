@@ -1,0 +1,103 @@
+import { createHash } from 'node:crypto';
+import os from 'node:os';
+import { ApplicationFailure, heartbeat } from '@temporalio/activity';
+import type { ArtifactStore } from '../src/artifacts/store';
+import { artifactKeys } from '../src/artifacts/keys';
+import { localInstanceType } from '../src/domain/local-catalog';
+import type { PackStageInput, PackStageResult, TraceBatchRecord } from '../src/domain/pipeline-stages';
+import type { Processor } from '../src/domain/task-queues';
+import { pack, PackingInputError, type PackingProblem, type Placement } from '../src/packing';
+
+/** Stage records and the pack stage of the `pipeline` workflow. */
+export function createPipelineActivities(artifacts: ArtifactStore) {
+  return {
+    /** Saves one traceModels batch so that only its key travels on (and a resumed run can read it). */
+    async recordTraceBatch(input: {
+      runId: string;
+      name: string;
+      record: TraceBatchRecord;
+    }): Promise<string> {
+      const key = artifactKeys.run(input.runId, `trace-${input.name}.json`);
+      await artifacts.writeJson(key, input.record);
+      return key;
+    },
+
+    /** A stage's saved summary from an earlier run (for `--resume`), or null when it has none. */
+    async loadStageRecord<T>(input: { runId: string; stage: string }): Promise<T | null> {
+      const key = artifactKeys.run(input.runId, `stage-${input.stage}.json`);
+      return (await artifacts.exists(key)) ? artifacts.readJson<T>(key) : null;
+    },
+
+    async saveStageRecord(input: { runId: string; stage: string; record: unknown }): Promise<string> {
+      const key = artifactKeys.run(input.runId, `stage-${input.stage}.json`);
+      await artifacts.writeJson(key, input.record);
+      return key;
+    },
+
+    /**
+     * Packs the traced models by their measured demands. The placement is content-addressed by its
+     * problem, so the same models, profiles and catalog find the placement already made.
+     */
+    async packPlacement(input: PackStageInput): Promise<PackStageResult> {
+      const problem = await packingProblem(artifacts, input);
+      const placementId = createHash('sha256').update(JSON.stringify(problem)).digest('hex').slice(0, 16);
+      const placementKey = artifactKeys.placement(placementId);
+      let placement: Placement;
+      let cached = await artifacts.exists(placementKey);
+      if (cached) {
+        placement = await artifacts.readJson<Placement>(placementKey);
+      } else {
+        heartbeat({ models: problem.models.length });
+        try {
+          placement = await pack(problem);
+        } catch (err) {
+          if (err instanceof PackingInputError)
+            throw ApplicationFailure.nonRetryable(err.message, 'InvalidInput');
+          throw err;
+        }
+        await artifacts.writeJson(placementKey, placement);
+        cached = false;
+      }
+      const processorOf = new Map(problem.instanceTypes.map((t) => [t.name, t.processor as Processor]));
+      return {
+        placementId,
+        placementKey,
+        costPerHour: placement.costPerHour,
+        lowerBoundPerHour: placement.lowerBoundPerHour,
+        instances: placement.instances,
+        unplaced: placement.unplaced,
+        processors: [...new Set(placement.instances.map((i) => processorOf.get(i.type) ?? 'cpu'))],
+        cached,
+      };
+    },
+  };
+}
+
+async function packingProblem(artifacts: ArtifactStore, input: PackStageInput): Promise<PackingProblem> {
+  const demands = new Map<string, PackingProblem['models'][number]['demands']>();
+  for (const key of input.traceBatches) {
+    const batch = await artifacts.readJson<TraceBatchRecord>(key);
+    for (const traced of batch.traced) {
+      const { demand } = traced;
+      // A model whose throughput could not be measured is given a whole device rather than guessed at.
+      const entry = {
+        memoryGiB: demand.memoryGiB,
+        compute: demand.compute ?? 1,
+        hostMemoryGiB: demand.hostMemoryGiB,
+      };
+      demands.set(traced.modelId, { ...demands.get(traced.modelId), [batch.processor]: entry });
+    }
+  }
+  const catalog = input.catalog ?? [
+    localInstanceType({ cpus: os.cpus().length, memoryGiB: os.totalmem() / 2 ** 30 }),
+  ];
+  return {
+    instanceTypes: catalog,
+    // Sorted so that the problem, and so the placement id, does not depend on trace completion order.
+    models: [...demands.entries()]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([id, d]) => ({ id, demands: d })),
+    limits: input.limits,
+    timeLimitMs: input.timeLimitMs,
+  };
+}

@@ -1,0 +1,50 @@
+import type { Processor } from './task-queues';
+import type { FailedTrace, TracedModel } from './tracing';
+
+/**
+ * What the pipeline's stages hand to each other. Large data stays in the artifact store: the workflow
+ * carries keys and the few figures it needs to decide and to report progress.
+ */
+
+/** One traceModels batch, saved under runs/<runId>/trace/. */
+export interface TraceBatchRecord {
+  processor: Processor;
+  traced: TracedModel[];
+  failed: FailedTrace[];
+}
+
+export interface TraceStageSummary {
+  /** Artifact keys of the TraceBatchRecords. */
+  batches: string[];
+  traced: number;
+  failed: FailedTrace[];
+}
+
+export interface PackStageInput {
+  runId: string;
+  traceBatches: string[];
+  catalog?: {
+    name: string;
+    processor: string;
+    pricePerHour: number;
+    devices: number;
+    device: { memoryGiB: number; compute: number };
+    hostMemoryGiB?: number;
+    available?: number;
+  }[];
+  limits: { memoryFraction?: number; computeFraction?: number };
+  timeLimitMs?: number;
+}
+
+export interface PackStageResult {
+  placementId: string;
+  /** Artifact key of the Placement (placements/<placementId>.json). */
+  placementKey: string;
+  costPerHour: number;
+  lowerBoundPerHour: number;
+  instances: { type: string; devices: string[][] }[];
+  unplaced: { id: string; reason: string }[];
+  /** The processor each placed model runs on (from its instance type). */
+  processors: Processor[];
+  cached: boolean;
+}

@@ -1,0 +1,117 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { PipelineProgress, PipelineResult } from '../../src/domain/pipeline';
+import { STOWAGE_TASK_QUEUE } from '../../src/domain/task-queues';
+import type { PipelineInputJson } from '../../src/pipeline/input';
+import { progressQuery } from '../../workflows/pipeline';
+import { recordHistory } from '../support/histories';
+import { testPaths, testStack } from '../support/stack';
+
+/** The whole pipeline on tiny BERT QA models, through the real dev server and both real workers. */
+describe('pipeline workflow (build → trace → pack → deploy → test → report)', function () {
+  this.timeout(600_000);
+  let sources: string[];
+
+  before(async () => {
+    await testStack();
+    const out = execFileSync(
+      testPaths().python,
+      [
+        '-m',
+        'stowage_tracer',
+        'make-tiny-models',
+        '--out',
+        path.join(testPaths().artifacts, 'pipeline-sources'),
+        '--count',
+        '3',
+        '--prefix',
+        'pipe',
+      ],
+      { cwd: testPaths().pythonTracer },
+    );
+    sources = JSON.parse(out.toString()) as string[];
+  });
+
+  function input(extra: Partial<PipelineInputJson> = {}): PipelineInputJson {
+    return {
+      name: 'test',
+      models: sources.map((source, i) => ({ id: `pipe-${i}`, source })),
+      trace: { sequenceLength: 32 },
+      loadTest: { stepSeconds: 2, maxSteps: 3 },
+      ...extra,
+    };
+  }
+
+  async function start(raw: unknown): Promise<WorkflowHandle> {
+    const stack = await testStack();
+    return stack.client.workflow.start('pipeline', {
+      taskQueue: STOWAGE_TASK_QUEUE,
+      workflowId: `test-pipeline-${randomUUID()}`,
+      args: [raw],
+    });
+  }
+
+  async function childTypes(handle: WorkflowHandle): Promise<string[]> {
+    const history = await handle.fetchHistory();
+    return (history.events ?? [])
+      .map((e) => e.startChildWorkflowExecutionInitiatedEventAttributes?.workflowType?.name)
+      .filter((n): n is string => Boolean(n));
+  }
+
+  let first: WorkflowHandle;
+
+  it('runs every stage on small models and leaves each stage output in the artifact store', async () => {
+    first = await start(input());
+    const result: PipelineResult = await first.result();
+    recordHistory(first, (await testStack()).temporal.address, 'pipeline-success');
+
+    const progress: PipelineProgress = await first.query(progressQuery);
+    assert.equal(progress.stage, 'done');
+    for (const [name, s] of Object.entries(progress.stages)) assert.equal(s.status, 'done', `stage ${name}`);
+    assert.equal(result.modelsServed, 3);
+    assert.ok(result.costPerHour !== null && result.costPerHour > 0);
+    assert.ok(result.placement && fs.existsSync(path.join(testPaths().artifacts, result.placement)));
+    assert.ok(result.report && fs.existsSync(new URL(result.report)), 'report.html was written');
+    assert.deepEqual(await childTypes(first), ['traceModels', 'rollout', 'loadSweep']);
+
+    const described = await first.describe();
+    assert.equal(described.searchAttributes.StowageStage?.[0], 'done');
+  });
+
+  it('a resumed run reuses the earlier trace: no trace child, no trace activity', async () => {
+    const resumed = await start(input({ resumeFrom: first.workflowId }));
+    const result: PipelineResult = await resumed.result();
+    recordHistory(resumed, (await testStack()).temporal.address, 'pipeline-resumed');
+    assert.equal(result.modelsServed, 3);
+    const progress: PipelineProgress = await resumed.query(progressQuery);
+    assert.equal(progress.stages.trace.status, 'skipped');
+    assert.deepEqual(await childTypes(resumed), ['rollout', 'loadSweep']);
+  });
+
+  it('rejects bad input at once with every problem, starting no activity', async () => {
+    const handle = await start({
+      models: [
+        { id: 'a', source: 'x' },
+        { id: 'a', source: 'y' },
+      ],
+      processors: ['tpu'],
+      loadTest: { sloP90Ms: -1 },
+    });
+    const err = await handle.result().then(
+      () => assert.fail('bad input must fail'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof WorkflowFailedError && err.cause instanceof ApplicationFailure);
+    assert.equal(err.cause.type, 'InvalidInput');
+    assert.match(err.cause.message, /\/models\/1\/id: duplicate/);
+    assert.match(err.cause.message, /\/processors\/0/);
+    assert.match(err.cause.message, /\/loadTest\/sloP90Ms/);
+    const history = await handle.fetchHistory();
+    assert.equal((history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes).length, 0);
+  });
+});

@@ -1,0 +1,345 @@
+import {
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  defineQuery,
+  defineUpdate,
+  executeChild,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { createActivities } from '../activities';
+import {
+  initialProgress,
+  type PipelineProgress,
+  type PipelineResult,
+  type StageName,
+} from '../src/domain/pipeline';
+import type { PackStageResult, TraceStageSummary } from '../src/domain/pipeline-stages';
+import {
+  StowageCostPerHour,
+  StowageModelCount,
+  StowageRuntime,
+  StowageStage,
+} from '../src/domain/search-attributes';
+import type { Processor } from '../src/domain/task-queues';
+import { parsePipelineInput, type PipelineInput, type PipelineInputJson } from '../src/pipeline/input';
+import { loadSweep } from './load-sweep';
+import { rollout } from './rollout';
+import { traceModels } from './trace-models';
+
+type Activities = ReturnType<typeof createActivities>;
+
+export const progressQuery = defineQuery<PipelineProgress>('progress');
+/** Releases the approval gate before deploy; rejected when nothing waits for approval. */
+export const approveDeployUpdate = defineUpdate<{ approved: true }, [ApproveDeployInput]>('approveDeploy');
+
+export interface ApproveDeployInput {
+  by?: string;
+}
+
+/** Models per traceModels child: far from 2,000 pending activities and from the history limit. */
+export const TRACE_BATCH_SIZE = 250;
+const TRACE_CHILDREN_IN_FLIGHT = 4;
+const TRACES_PER_CHILD_IN_FLIGHT = 2;
+
+const records = proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', maximumAttempts: 5, nonRetryableErrorTypes: ['InvalidInput'] },
+});
+const build = proxyActivities<Activities>({
+  startToCloseTimeout: '5 minutes',
+  retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['ServingEnvironmentBroken'] },
+});
+const packing = proxyActivities<Activities>({
+  startToCloseTimeout: '5 minutes',
+  retry: { initialInterval: '2 seconds', maximumAttempts: 3, nonRetryableErrorTypes: ['InvalidInput'] },
+});
+
+/**
+ * The post's five manual steps as one durable run: build → trace → pack → deploy → test → report.
+ * Every stage leaves its output in the artifact store, so a re-run (or `--resume`) skips what exists;
+ * cancelling stops the servers this run started and keeps every artifact.
+ */
+export async function pipeline(raw: PipelineInputJson): Promise<PipelineResult> {
+  const parsed = parsePipelineInput(raw);
+  if (!parsed.ok) {
+    throw ApplicationFailure.create({
+      type: 'InvalidInput',
+      nonRetryable: true,
+      message: `invalid pipeline input (${parsed.problems.length} problem(s)):\n${parsed.problems.join('\n')}`,
+      details: [parsed.problems],
+    });
+  }
+  const input = parsed.input;
+  const runId = workflowInfo().workflowId;
+  const progress = initialProgress();
+  let approved = !input.approval.required;
+  setHandler(progressQuery, () => progress);
+  setHandler(
+    approveDeployUpdate,
+    ({ by }: ApproveDeployInput) => {
+      approved = true;
+      progress.approvedBy = by ?? 'unknown';
+      progress.awaitingApproval = false;
+      return { approved: true } as const;
+    },
+    {
+      validator: (_: ApproveDeployInput) => {
+        if (approved) throw new Error('nothing is waiting for approval in this run');
+      },
+    },
+  );
+
+  const inlineModels = Array.isArray(input.models) ? input.models : undefined;
+  upsertSearchAttributes([
+    { key: StowageRuntime, value: input.runtime },
+    { key: StowageModelCount, value: inlineModels?.length ?? 0 },
+  ]);
+
+  async function stage<T>(name: StageName, body: () => Promise<T>): Promise<T> {
+    progress.stage = name;
+    progress.stages[name].status = 'running';
+    upsertSearchAttributes([{ key: StowageStage, value: name }]);
+    try {
+      const out = await body();
+      if (progress.stages[name].status === 'running') progress.stages[name].status = 'done';
+      return out;
+    } catch (err) {
+      progress.stages[name].status = 'failed';
+      progress.stage = isCancellation(err) ? 'cancelled' : 'failed';
+      throw err;
+    }
+  }
+
+  try {
+    await stage('build', async () => {
+      const envs = await build.prepareRuntime({ runtime: input.runtime, processors: input.processors });
+      progress.stages.build = {
+        status: 'done',
+        done: envs.length,
+        total: envs.length,
+        detail: `torch ${envs[0].torchVersion}`,
+      };
+    });
+
+    const trace = await stage('trace', () => traceStage(input, runId, progress));
+    const placement = await stage('pack', () => packStage(input, runId, trace, progress));
+
+    if (!approved) {
+      progress.awaitingApproval = true;
+      upsertSearchAttributes([{ key: StowageStage, value: 'awaiting-approval' }]);
+      await condition(() => approved);
+    }
+
+    const deployment = await stage('deploy', async () => {
+      progress.stages.deploy.total = placement.instances.reduce((n, i) => n + i.devices.length, 0);
+      const result = await executeChild(rollout, {
+        workflowId: `${runId}-deploy`,
+        args: [
+          {
+            deploymentId: runId,
+            placement: { instances: placement.instances },
+            processor: placement.processors[0] ?? input.processors[0],
+            runtime: input.runtime,
+          },
+        ],
+      });
+      progress.stages.deploy.done = result.servers.length;
+      progress.stages.deploy.detail = `${result.servers.length} server(s)${result.reused ? ' (reused)' : ''}`;
+      return result;
+    });
+
+    const sweep = await stage('test', async () => {
+      const typeName = placement.instances[0]?.type ?? 'local-cpu';
+      const result = await executeChild(loadSweep, {
+        workflowId: `${runId}-test`,
+        args: [
+          {
+            routingTable: deployment.routingTable,
+            slo: { p90Ms: input.loadTest.sloP90Ms, maxErrorRate: input.loadTest.maxErrorRate },
+            sweep: { maxSteps: input.loadTest.maxSteps, stepSeconds: input.loadTest.stepSeconds },
+            cost: {
+              instanceType: typeName,
+              instances: placement.instances.length,
+              pricePerHour: placement.costPerHour / Math.max(1, placement.instances.length),
+            },
+          },
+        ],
+      });
+      progress.stages.test = {
+        status: 'done',
+        done: result.steps.length,
+        total: result.steps.length,
+        detail: result.knee
+          ? `knee ${Math.round(result.knee.achievedRate)} req/s at P90 ${result.knee.p90Ms} ms`
+          : result.stopReason,
+      };
+      return result;
+    });
+
+    const summary: PipelineResult = {
+      placement: placement.placementKey,
+      report: sweep.report.html,
+      costPerHour: placement.costPerHour,
+      modelsServed: deployment.routingTable.routes.length,
+      failures: progress.failures,
+      kneeRequestsPerSecond: sweep.knee?.achievedRate,
+      p90AtKneeMs: sweep.knee?.p90Ms ?? undefined,
+    };
+    await stage('report', async () => {
+      const key = await records.saveStageRecord({ runId, stage: 'report', record: { ...summary, sweep } });
+      progress.stages.report = { status: 'done', done: 1, total: 1, detail: sweep.report.html, output: key };
+    });
+    progress.stage = 'done';
+    upsertSearchAttributes([{ key: StowageStage, value: 'done' }]);
+    return summary;
+  } catch (err) {
+    if (isCancellation(err)) {
+      // Compensation: the servers this run started go; its artifacts stay for a later run to reuse.
+      await CancellationScope.nonCancellable(() => records.stopModelServers({ runId }));
+      upsertSearchAttributes([{ key: StowageStage, value: 'cancelled' }]);
+    } else {
+      upsertSearchAttributes([{ key: StowageStage, value: 'failed' }]);
+    }
+    throw err;
+  }
+}
+
+async function traceStage(
+  input: PipelineInput,
+  runId: string,
+  progress: PipelineProgress,
+): Promise<TraceStageSummary> {
+  const stageProgress = progress.stages.trace;
+  if (input.resumeFrom) {
+    const earlier = await records.loadStageRecord<TraceStageSummary>({
+      runId: input.resumeFrom,
+      stage: 'trace',
+    });
+    if (earlier) {
+      Object.assign(stageProgress, {
+        status: 'skipped',
+        done: earlier.traced,
+        total: earlier.traced,
+        detail: `reused from ${input.resumeFrom}`,
+      });
+      await records.saveStageRecord({ runId, stage: 'trace', record: earlier });
+      return earlier;
+    }
+  }
+  if (!Array.isArray(input.models)) {
+    throw ApplicationFailure.nonRetryable(
+      'model manifests are not supported yet: list the models inline',
+      'InvalidInput',
+    );
+  }
+  const models = input.models;
+  const jobs = input.processors.flatMap((processor) =>
+    chunk(models, TRACE_BATCH_SIZE).map((batch, index) => ({ processor, batch, index })),
+  );
+  stageProgress.total = models.length * input.processors.length;
+  const summary: TraceStageSummary = { batches: [], traced: 0, failed: [] };
+  const keys: string[] = new Array(jobs.length);
+
+  let next = 0;
+  async function lane(): Promise<void> {
+    while (next < jobs.length) {
+      const job = jobs[next++];
+      const result = await executeChild(traceModels, {
+        workflowId: `${runId}-trace-${job.processor}-${job.index}`,
+        args: [
+          {
+            processor: job.processor,
+            maxConcurrent: TRACES_PER_CHILD_IN_FLIGHT,
+            models: job.batch.map((m) => ({
+              id: m.id,
+              source: m.source,
+              options: traceOptions(input, m.trace, job.processor),
+            })),
+          },
+        ],
+      });
+      keys[jobs.indexOf(job)] = await records.recordTraceBatch({
+        runId,
+        name: `${job.processor}-${job.index}`,
+        record: result,
+      });
+      summary.traced += result.traced.length;
+      summary.failed.push(...result.failed);
+      stageProgress.done += job.batch.length;
+      for (const f of result.failed)
+        progress.failures.push({ stage: 'trace', modelId: f.modelId, message: f.message });
+      stageProgress.detail = `${summary.traced} traced, ${summary.failed.length} failed`;
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(TRACE_CHILDREN_IN_FLIGHT, jobs.length) }, lane));
+  summary.batches = keys;
+
+  if (summary.traced === 0 || (input.allOrNothing && summary.failed.length > 0)) {
+    throw ApplicationFailure.nonRetryable(
+      `${summary.failed.length} of ${stageProgress.total} trace(s) failed` +
+        `${input.allOrNothing ? ' and the run is all-or-nothing' : ''}: ` +
+        summary.failed
+          .slice(0, 5)
+          .map((f) => `${f.modelId}: ${f.message}`)
+          .join('; '),
+      'TraceFailed',
+    );
+  }
+  await records.saveStageRecord({ runId, stage: 'trace', record: summary });
+  return summary;
+}
+
+async function packStage(
+  input: PipelineInput,
+  runId: string,
+  trace: TraceStageSummary,
+  progress: PipelineProgress,
+): Promise<PackStageResult> {
+  const result = await packing.packPlacement({
+    runId,
+    traceBatches: trace.batches,
+    catalog: input.catalog,
+    limits: input.limits,
+  });
+  const devices = result.instances.reduce((n, i) => n + i.devices.length, 0);
+  progress.costPerHour = result.costPerHour;
+  progress.stages.pack = {
+    status: 'done',
+    done: trace.traced - result.unplaced.length,
+    total: trace.traced,
+    detail: `${result.instances.length} instance(s), ${devices} device(s), $${result.costPerHour.toFixed(3)}/h${result.cached ? ' (cached)' : ''}`,
+    output: result.placementKey,
+  };
+  for (const u of result.unplaced)
+    progress.failures.push({ stage: 'pack', modelId: u.id, message: u.reason });
+  upsertSearchAttributes([{ key: StowageCostPerHour, value: result.costPerHour }]);
+  if (devices === 0) {
+    throw ApplicationFailure.nonRetryable(
+      'no model could be placed on any instance type of the catalog',
+      'PackFailed',
+    );
+  }
+  return result;
+}
+
+function traceOptions(input: PipelineInput, own: PipelineInput['trace'] | undefined, processor: Processor) {
+  const options = { ...input.trace, ...own };
+  return {
+    batchSize: options.batchSize,
+    sequenceLength: options.sequenceLength,
+    pipelineCores: processor === 'inf' ? options.pipelineCores : undefined,
+    precision: options.precision,
+    profile: { expectedRequestsPerSecond: input.expectedRatePerModel },
+  };
+}
+
+function chunk<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}

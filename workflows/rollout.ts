@@ -1,0 +1,89 @@
+import { ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import type { createActivities } from '../activities';
+import type { DeviceLayout, RoutingTable } from '../src/domain/load-sweep';
+
+type Activities = ReturnType<typeof createActivities>;
+
+export interface RolloutInput {
+  /** Owner of the new servers: the pipeline run; its servers are stopped when that run is cancelled. */
+  deploymentId: string;
+  placement: DeviceLayout;
+  processor: string;
+  runtime: 'local';
+  /** The deployment these servers replace; retired once the new ones are ready. */
+  previousDeploymentId?: string;
+  maxBatch?: number;
+  batchWindowMs?: number;
+}
+
+export interface RolloutResult {
+  deploymentId: string;
+  routingTableKey: string;
+  routingTable: RoutingTable;
+  servers: { device: number; url: string; pid: number; models: string[] }[];
+  reused: boolean;
+  retired: number;
+}
+
+const NON_RETRYABLE = ['InvalidInput', 'ModelNotTraced', 'ModelServerStartFailed'];
+
+const servers = proxyActivities<Activities>({
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '3 minutes',
+  retry: { initialInterval: '2 seconds', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
+});
+const quick = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
+/**
+ * Rolls a placement out on the local runtime: the new servers start (each loads its models and warms
+ * them before it reports ready), every route is probed, and only then is the previous deployment retired,
+ * so a failed rollout leaves the old fleet serving. A retried start reuses ready servers of this deployment.
+ */
+export async function rollout(input: RolloutInput): Promise<RolloutResult> {
+  if (input.runtime !== 'local') {
+    throw ApplicationFailure.nonRetryable(`runtime ${input.runtime} is not available yet`, 'InvalidInput');
+  }
+  if (!input.placement?.instances?.some((i) => i.devices.some((d) => d.length > 0))) {
+    throw ApplicationFailure.nonRetryable('the placement has no model to deploy', 'InvalidInput');
+  }
+  // An instance can have idle devices (the packer filled fewer than it has): they need no server.
+  const placement = {
+    instances: input.placement.instances
+      .map((i) => ({ ...i, devices: i.devices.filter((models) => models.length > 0) }))
+      .filter((i) => i.devices.length > 0),
+  };
+  const started = await servers.startModelServers({
+    runId: input.deploymentId,
+    placement,
+    processor: input.processor,
+    maxBatch: input.maxBatch ?? 8,
+    batchWindowMs: input.batchWindowMs ?? 2,
+  });
+  const staged = await quick.stageRoutingTable({
+    runId: workflowInfo().workflowId,
+    routingTable: started.routingTable,
+  });
+  const unreachable = await quick.probeRoutes({ tableKey: staged.key });
+  if (unreachable.length > 0) {
+    await quick.stopModelServers({ runId: input.deploymentId });
+    throw ApplicationFailure.nonRetryable(
+      `rollout failed, the previous deployment keeps serving: ${unreachable.map((u) => `${u.url} (${u.reason})`).join('; ')}`,
+      'RolloutFailed',
+    );
+  }
+  let retired = 0;
+  if (input.previousDeploymentId && input.previousDeploymentId !== input.deploymentId) {
+    retired = (await quick.stopModelServers({ runId: input.previousDeploymentId })).stopped;
+  }
+  return {
+    deploymentId: input.deploymentId,
+    routingTableKey: staged.key,
+    routingTable: started.routingTable,
+    servers: started.servers.map(({ device, url, pid, models }) => ({ device, url, pid, models })),
+    reused: started.reused,
+    retired,
+  };
+}

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -90,7 +90,43 @@ describe('serve and measure (real dev server, model servers, k6)', function () {
     });
   }
 
+  /** A real model server recorded as started by a worker that has since died (a pid that has exited). */
+  async function leaveOrphan(): Promise<number> {
+    const paths = testPaths();
+    const dead = spawn('true');
+    await new Promise((r) => dead.once('exit', r));
+    const specFile = path.join(paths.state, 'orphan-models.json');
+    const folder = path.join(paths.artifacts, 'models', 'qa-0', 'cpu', 'bs1-seq32');
+    fs.writeFileSync(specFile, JSON.stringify({ models: [{ modelId: 'qa-0', path: folder }] }));
+    const port = await freePort();
+    const orphan = spawn(
+      paths.python,
+      ['-m', 'stowage_tracer', 'serve', '--models', specFile, '--port', String(port)],
+      { cwd: paths.pythonTracer, stdio: 'ignore', detached: true },
+    );
+    orphan.unref();
+    const file = path.join(paths.state, 'model-servers.json');
+    fs.writeFileSync(
+      file,
+      JSON.stringify([
+        {
+          runId: 'run-of-a-dead-worker',
+          device: 0,
+          pid: orphan.pid,
+          url: `http://127.0.0.1:${port}`,
+          models: ['qa-0'],
+          ownerPid: dead.pid,
+          logFile: '/dev/null',
+        },
+      ]),
+    );
+    // Wait until its command line is the server's (the registry trusts a pid only while it is).
+    while (!alive(orphan.pid!)) await new Promise((r) => setTimeout(r, 50));
+    return orphan.pid!;
+  }
+
   it('deploys two servers, runs sequential, random and a sweep, and writes a full report', async () => {
+    const orphan = await leaveOrphan();
     const handle = await start({
       deploy: { placement: PLACEMENT },
       random: { rate: 5, seconds: 3 },
@@ -138,6 +174,8 @@ describe('serve and measure (real dev server, model servers, k6)', function () {
 
     const records = serverRecords(handle.workflowId);
     assert.deepEqual(records, [], 'the run forgot its servers');
+    assert.ok(!alive(orphan), 'the server a dead worker left behind was reaped by this run');
+    assert.deepEqual(serverRecords('run-of-a-dead-worker'), []);
   });
 
   it('a server killed during a sweep shows as errors, fails the run clearly, and leaves no process', async () => {

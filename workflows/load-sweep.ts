@@ -57,7 +57,7 @@ export async function loadSweep(input: LoadSweepInput): Promise<LoadSweepResult>
   let deployed = false;
   try {
     let cost = valid.cost;
-    let placement = source.kind === 'deploy' ? source.placement : undefined;
+    let placement = source.kind === 'deploy' ? source.placement : valid.placement;
     let staged;
     if (source.kind === 'deploy') {
       deployed = true; // set first: a start that fails half-way still has servers to stop

@@ -35,6 +35,8 @@ export interface LoadSweepInput {
     maxVUs?: number;
   };
   random?: { rate?: number; seconds?: number };
+  /** For the report's packing picture when the fleet was not deployed by this workflow. */
+  placement?: DeviceLayout;
   /** For the report's $/hour when the fleet was not deployed by this workflow. */
   cost?: { instanceType: string; instances: number; pricePerHour: number };
 }
@@ -54,6 +56,7 @@ export interface ValidLoadSweepInput {
   plan: Omit<KneePlan, 'startRate'> & { startRate?: number; stepSeconds: number; maxVUs: number };
   random: { rate: number; seconds: number };
   cost?: LoadSweepInput['cost'];
+  placement?: DeviceLayout;
 }
 
 /** Figures of one k6 step (k6/lib/summary.ts StepFigures), plus its place in the search. */
@@ -155,6 +158,19 @@ function checkTable(table: unknown, problems: string[]): void {
   });
 }
 
+function checkLayout(layout: DeviceLayout | undefined, name: string, problems: string[]): void {
+  const instances = layout?.instances;
+  const devices = Array.isArray(instances)
+    ? instances.flatMap((i) => (Array.isArray(i?.devices) ? i.devices : []))
+    : [];
+  if (devices.length === 0 || devices.some((d) => !Array.isArray(d) || d.length === 0)) {
+    problems.push(`${name}.instances must hold devices, each a non-empty list of model ids`);
+  } else {
+    const ids = devices.flat();
+    if (new Set(ids).size !== ids.length) problems.push(`${name} places a model on two devices`);
+  }
+}
+
 /** Every problem at once, as one message; throws LoadSweepInputError. */
 export function validateLoadSweepInput(input: LoadSweepInput): ValidLoadSweepInput {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
@@ -175,16 +191,7 @@ export function validateLoadSweepInput(input: LoadSweepInput): ValidLoadSweepInp
     problems.push('routingTableUri must be an artifact URI');
   }
   if (input.deploy !== undefined) {
-    const instances = input.deploy?.placement?.instances;
-    const devices = Array.isArray(instances)
-      ? instances.flatMap((i) => (Array.isArray(i?.devices) ? i.devices : []))
-      : [];
-    if (devices.length === 0 || devices.some((d) => !Array.isArray(d) || d.length === 0)) {
-      problems.push('deploy.placement.instances must hold devices, each a non-empty list of model ids');
-    } else {
-      const ids = devices.flat();
-      if (new Set(ids).size !== ids.length) problems.push('deploy.placement places a model on two devices');
-    }
+    checkLayout(input.deploy?.placement, 'deploy.placement', problems);
     positive(input.deploy?.maxBatch, 'deploy.maxBatch', problems, true);
     if (input.deploy?.batchWindowMs !== undefined && !(input.deploy.batchWindowMs >= 0)) {
       problems.push('deploy.batchWindowMs must be ≥ 0');
@@ -212,6 +219,7 @@ export function validateLoadSweepInput(input: LoadSweepInput): ValidLoadSweepInp
   const random = { rate: 5, seconds: 5, ...input.random };
   positive(random.rate, 'random.rate', problems);
   positive(random.seconds, 'random.seconds', problems);
+  if (input.placement !== undefined) checkLayout(input.placement, 'placement', problems);
   if (input.cost !== undefined) {
     positive(input.cost.pricePerHour, 'cost.pricePerHour', problems);
     positive(input.cost.instances, 'cost.instances', problems, true);
@@ -235,5 +243,6 @@ export function validateLoadSweepInput(input: LoadSweepInput): ValidLoadSweepInp
     plan: { ...sweep, startRate: input.sweep?.startRate },
     random,
     cost: input.cost,
+    placement: input.placement,
   };
 }

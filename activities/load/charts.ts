@@ -49,7 +49,13 @@ export function curveSpec(steps: StepResult[], sloP90Ms: number, knee: StepResul
       { rate: s.achievedRate, latency: s.p95Ms, stat: 'P95', offered: s.offeredRate },
     ]);
   const x = { field: 'rate', type: 'quantitative', title: 'achieved throughput (req/s)' } as const;
-  const y = { field: 'latency', type: 'quantitative', title: 'latency (ms)' } as const;
+  // Log scale: past the knee latency grows by orders of magnitude, and the SLO region must stay readable.
+  const y = {
+    field: 'latency',
+    type: 'quantitative',
+    title: 'latency (ms, log scale)',
+    scale: { type: 'log' },
+  } as const;
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title: 'Throughput–latency curve',
@@ -64,18 +70,23 @@ export function curveSpec(steps: StepResult[], sloP90Ms: number, knee: StepResul
           x,
           y,
           color: { field: 'stat', type: 'nominal', title: 'latency' },
-          order: { field: 'rate', type: 'quantitative' },
+          // In the order the load was offered: an overloaded server answers fewer requests than at the knee,
+          // and the curve honestly bends back.
+          order: { field: 'offered', type: 'quantitative' },
         },
       },
       {
         data: { values: [{ slo: sloP90Ms }] },
         mark: { type: 'rule', color: 'firebrick', strokeDash: [6, 4] },
-        encoding: { y: { field: 'slo', type: 'quantitative' } },
+        encoding: { y: { field: 'slo', type: 'quantitative', scale: { type: 'log' } } },
       },
       {
         data: { values: [{ slo: sloP90Ms, label: `SLO: P90 ≤ ${sloP90Ms} ms` }] },
         mark: { type: 'text', color: 'firebrick', align: 'left', dx: 4, dy: -6, x: 0 },
-        encoding: { y: { field: 'slo', type: 'quantitative' }, text: { field: 'label' } },
+        encoding: {
+          y: { field: 'slo', type: 'quantitative', scale: { type: 'log' } },
+          text: { field: 'label' },
+        },
       },
       ...(knee
         ? ([

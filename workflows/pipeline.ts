@@ -136,7 +136,11 @@ export async function pipeline(raw: PipelineInputJson): Promise<PipelineResult> 
     }
 
     const deployment = await stage('deploy', async () => {
-      progress.stages.deploy.total = placement.instances.reduce((n, i) => n + i.devices.length, 0);
+      // Idle devices get no server, so they are not part of the deploy's count.
+      progress.stages.deploy.total = placement.instances.reduce(
+        (n, i) => n + i.devices.filter((d) => d.length > 0).length,
+        0,
+      );
       const result = await executeChild(rollout, {
         workflowId: `${runId}-deploy`,
         args: [
@@ -175,7 +179,7 @@ export async function pipeline(raw: PipelineInputJson): Promise<PipelineResult> 
         done: result.steps.length,
         total: result.steps.length,
         detail: result.knee
-          ? `knee ${Math.round(result.knee.achievedRate)} req/s at P90 ${result.knee.p90Ms} ms`
+          ? `knee ${Math.round(result.knee.achievedRate)} req/s at P90 ${result.knee.p90Ms?.toFixed(1)} ms`
           : result.stopReason,
       };
       return result;
@@ -307,18 +311,19 @@ async function packStage(
     limits: input.limits,
   });
   const devices = result.instances.reduce((n, i) => n + i.devices.length, 0);
+  const inUse = result.instances.reduce((n, i) => n + i.devices.filter((d) => d.length > 0).length, 0);
   progress.costPerHour = result.costPerHour;
   progress.stages.pack = {
     status: 'done',
     done: trace.traced - result.unplaced.length,
     total: trace.traced,
-    detail: `${result.instances.length} instance(s), ${devices} device(s), $${result.costPerHour.toFixed(3)}/h${result.cached ? ' (cached)' : ''}`,
+    detail: `${result.instances.length} instance(s), ${inUse} of ${devices} device(s) in use, $${result.costPerHour.toFixed(3)}/h${result.cached ? ' (cached)' : ''}`,
     output: result.placementKey,
   };
   for (const u of result.unplaced)
     progress.failures.push({ stage: 'pack', modelId: u.id, message: u.reason });
   upsertSearchAttributes([{ key: StowageCostPerHour, value: result.costPerHour }]);
-  if (devices === 0) {
+  if (inUse === 0) {
     throw ApplicationFailure.nonRetryable(
       'no model could be placed on any instance type of the catalog',
       'PackFailed',

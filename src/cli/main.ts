@@ -1,8 +1,10 @@
+import { WorkflowFailedError } from '@temporalio/client';
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/temporal';
 import { demoCommand } from './commands/demo';
 import { devCommand } from './commands/dev';
 import { doctorCommand } from './commands/doctor';
+import { runCommand } from './commands/run';
 import { packCommand } from './commands/pack';
 import { workerCommand } from './commands/worker';
 
@@ -15,6 +17,7 @@ export function buildProgram(): Command {
     .addCommand(demoCommand())
     .addCommand(devCommand())
     .addCommand(doctorCommand())
+    .addCommand(runCommand())
     .addCommand(packCommand())
     .addCommand(workerCommand());
 }
@@ -33,8 +36,22 @@ export async function main(argv = process.argv): Promise<void> {
       process.exitCode = 1;
       return;
     }
+    if (err instanceof WorkflowFailedError) {
+      // The run failed for a reason the workflow already put into words: show those, not a stack.
+      process.stderr.write(`stowage: ${err.message}: ${causeChain(err.cause)}\n`);
+      process.exitCode = 1;
+      return;
+    }
     throw err;
   }
+}
+
+function causeChain(err: unknown): string {
+  const messages: string[] = [];
+  for (let e = err as { message?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+    if (e.message) messages.push(e.message);
+  }
+  return messages.join(' <- ') || 'no cause given';
 }
 
 if (require.main === module) {

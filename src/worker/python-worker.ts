@@ -24,6 +24,9 @@ export async function startPythonWorker(
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     PYTHONUNBUFFERED: '1',
+    // The tracer runs from the project root, so sources like ./.stowage/artifacts/sources/x (the examples)
+    // resolve the same for every worker; the package itself comes from python-tracer/.
+    PYTHONPATH: [paths.pythonTracer, process.env.PYTHONPATH].filter(Boolean).join(':'),
     STOWAGE_ARTIFACTS: paths.artifacts,
     TEMPORAL_ADDRESS: temporal.address,
     TEMPORAL_NAMESPACE: temporal.namespace,
@@ -39,7 +42,7 @@ export async function startPythonWorker(
     'python tracer worker',
     python,
     ['-m', PYTHON_WORKER_MARKER, 'worker', '--processors', processors, '--exit-with-parent'],
-    { logFile: options.logFile, env, cwd: paths.pythonTracer },
+    { logFile: options.logFile, env, cwd: paths.root },
   );
   try {
     await waitUntil(

@@ -26,18 +26,28 @@ export function recordHistory(handle: WorkflowHandle, address: string, name: str
     '--output',
     'json',
   ]);
-  fs.writeFileSync(path.join(HISTORIES_DIR, `${name}.json`), json);
+  // The workflow id travels with the history: workflows that derive child ids from it replay only under it.
+  const withId = { workflowId: handle.workflowId, ...(JSON.parse(json.toString()) as object) };
+  fs.writeFileSync(path.join(HISTORIES_DIR, `${name}.json`), `${JSON.stringify(withId, null, 2)}\n`);
 }
 
-export function storedHistories(): { name: string; history: ReturnType<typeof historyFromJSON> }[] {
+export interface StoredHistory {
+  name: string;
+  workflowId: string;
+  history: ReturnType<typeof historyFromJSON>;
+}
+
+export function storedHistories(): StoredHistory[] {
   return fs
     .readdirSync(HISTORIES_DIR)
     .filter((f) => f.endsWith('.json'))
     .sort()
-    .map((f) => ({
-      name: f,
-      history: historyFromJSON(JSON.parse(fs.readFileSync(path.join(HISTORIES_DIR, f), 'utf8'))),
-    }));
+    .map((f) => {
+      const { workflowId, ...history } = JSON.parse(fs.readFileSync(path.join(HISTORIES_DIR, f), 'utf8')) as {
+        workflowId?: string;
+      };
+      return { name: f, workflowId: workflowId ?? f, history: historyFromJSON(history) };
+    });
 }
 
 /** Replays every stored history against the current workflow bundle; returns the failures. */
@@ -45,7 +55,7 @@ export async function replayStoredHistories(): Promise<{ name: string; error: st
   const failures: { name: string; error: string }[] = [];
   const results = Worker.runReplayHistories(
     { workflowsPath: require.resolve('../../workflows') },
-    storedHistories().map((s) => ({ workflowId: s.name, history: s.history })),
+    storedHistories().map((s) => ({ workflowId: s.workflowId, history: s.history })),
   );
   for await (const result of results) {
     if (result.error) failures.push({ name: result.workflowId, error: String(result.error) });

@@ -1,38 +1,59 @@
-import { Command } from 'commander';
-import { runDoctor } from '../../client/doctor';
-import { DevStack } from '../../dev/stack';
-import type { Processor } from '../../domain/task-queues';
-import { createLogger, installTemporalRuntimeLogger } from '../../logging';
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
-import { projectPaths } from '../../config/paths';
-import { addDoctorFlags, doctorInput, printDoctorReport } from './doctor';
+import { promisify } from 'node:util';
+import { Command } from 'commander';
+import { createServerActivities } from '../../../activities/load/servers';
+import { openArtifactStore } from '../../artifacts/store';
+import { projectPaths, type ProjectPaths } from '../../config/paths';
+import { DevStack } from '../../dev/stack';
+import { createLogger, installTemporalRuntimeLogger } from '../../logging';
 import { addDevFlags, stackOptions, type DevFlags } from './dev';
+import { DEFAULT_PIPELINE_INPUT, readPipelineInput, runAndFollow } from './run';
+
+const EXAMPLE_MODELS = 24;
+
+/** The example input's models: small BERT QA models generated here (no download), in Hugging Face layout. */
+async function ensureExampleModels(paths: ProjectPaths): Promise<void> {
+  const out = path.join(paths.artifacts, 'sources');
+  if (fs.existsSync(path.join(out, `tiny-bert-qa-${EXAMPLE_MODELS - 1}`, 'config.json'))) return;
+  process.stdout.write(`generating ${EXAMPLE_MODELS} small BERT QA models in ${out}\n`);
+  await promisify(execFile)(
+    paths.python,
+    ['-m', 'stowage_tracer', 'make-tiny-models', '--out', out, '--count', String(EXAMPLE_MODELS)],
+    { cwd: paths.pythonTracer },
+  );
+}
 
 /**
- * The README's main command: bring up the embedded stack, run the main job, take everything down.
- * Logs go to .stowage/logs so the terminal shows only results.
+ * The README's main command: bring up the embedded stack, run the pipeline on the local example with
+ * live progress, print the summary and the report, take everything down. Logs go to .stowage/logs.
  */
 export function demoCommand(): Command {
-  return addDoctorFlags(addDevFlags(new Command('demo')))
-    .description('start the embedded stack, run the doctor workflow end to end, print the result, stop')
-    .action(async (flags: DevFlags & { tracers: Processor[]; benchmarkMs: number; json?: boolean }) => {
+  return addDevFlags(new Command('demo'))
+    .description('start the embedded stack, run the pipeline on the local example, print the summary, stop')
+    .argument('[input]', 'PipelineInput JSON file', DEFAULT_PIPELINE_INPUT)
+    .option('--json', 'print one JSON document at the end instead of progress bars')
+    .action(async (file: string, flags: DevFlags & { json?: boolean }) => {
+      const paths = projectPaths();
       const logger = createLogger({
         name: 'stowage-demo',
-        file: path.join(projectPaths().state, 'logs', 'stowage.log'),
+        file: path.join(paths.state, 'logs', 'stowage.log'),
       });
       installTemporalRuntimeLogger(logger);
+      const raw = readPipelineInput(file);
       const options = stackOptions(flags, logger);
+      await ensureExampleModels(paths);
       const stack = await DevStack.start(options);
+      let runId: string | undefined;
       try {
-        const { workflowId, report } = await runDoctor(stack.client, doctorInput(flags));
-        printDoctorReport(report, flags.json);
-        if (!flags.json && options.embedded) {
-          process.stdout.write(
-            `workflow ${workflowId}: http://127.0.0.1:${options.embedded.uiPort}/namespaces/${stack.temporal.namespace}/workflows/${workflowId}\n` +
-              '(the UI is up while `stowage dev` runs; state persists in .stowage/temporal.db)\n',
-          );
-        }
+        const uiUrl = options.embedded ? `http://127.0.0.1:${options.embedded.uiPort}` : undefined;
+        await runAndFollow(stack.client, raw, { json: flags.json, uiUrl, onStarted: (id) => (runId = id) });
       } finally {
+        // The demo owns its fleet: the servers its run deployed do not outlive it.
+        if (runId) {
+          await createServerActivities(paths, openArtifactStore(paths.artifacts)).stopModelServers({ runId });
+        }
         await stack.stop();
       }
     });

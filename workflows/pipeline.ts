@@ -164,6 +164,7 @@ export async function pipeline(raw: PipelineInputJson): Promise<PipelineResult> 
         args: [
           {
             routingTable: deployment.routingTable,
+            placement: { instances: placement.instances },
             slo: { p90Ms: input.loadTest.sloP90Ms, maxErrorRate: input.loadTest.maxErrorRate },
             sweep: { maxSteps: input.loadTest.maxSteps, stepSeconds: input.loadTest.stepSeconds },
             cost: {

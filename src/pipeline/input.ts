@@ -20,7 +20,8 @@ export const TraceOptionsSchema = z
     batchSize: z.number().int().min(1).max(256).default(1),
     sequenceLength: z.number().int().min(1).max(4096).default(128),
     pipelineCores: z.number().int().min(1).max(16).default(1),
-    precision: z.enum(['fp32', 'bf16', 'amp']).default('fp32'),
+    /** auto: bf16 auto-cast on Inferentia, fp16 autocast on GPU, fp32 on CPU (the tracer's own rule). */
+    precision: z.enum(['auto', 'amp', 'fp32', 'fp16', 'bf16']).default('auto'),
   })
   .strict();
 

@@ -18,7 +18,7 @@ import {
   type PipelineResult,
   type StageName,
 } from '../src/domain/pipeline';
-import type { PackStageResult, TraceStageSummary } from '../src/domain/pipeline-stages';
+import { type PackStageResult, servedInstances, type TraceStageSummary } from '../src/domain/pipeline-stages';
 import {
   StowageCostPerHour,
   StowageModelCount,
@@ -136,9 +136,8 @@ export async function pipeline(raw: PipelineInputJson): Promise<PipelineResult> 
     }
 
     const deployment = await stage('deploy', async () => {
-      // Idle devices get no server, so they are not part of the deploy's count.
-      progress.stages.deploy.total = placement.instances.reduce(
-        (n, i) => n + i.devices.filter((d) => d.length > 0).length,
+      progress.stages.deploy.total = servedInstances(placement.instances).reduce(
+        (n, i) => n + i.devices.length,
         0,
       );
       const result = await executeChild(rollout, {
@@ -146,7 +145,7 @@ export async function pipeline(raw: PipelineInputJson): Promise<PipelineResult> 
         args: [
           {
             deploymentId: runId,
-            placement: { instances: placement.instances },
+            placement: { instances: servedInstances(placement.instances) },
             processor: placement.processors[0] ?? input.processors[0],
             runtime: input.runtime,
           },
@@ -164,7 +163,7 @@ export async function pipeline(raw: PipelineInputJson): Promise<PipelineResult> 
         args: [
           {
             routingTable: deployment.routingTable,
-            placement: { instances: placement.instances },
+            placement: { instances: servedInstances(placement.instances) },
             slo: { p90Ms: input.loadTest.sloP90Ms, maxErrorRate: input.loadTest.maxErrorRate },
             sweep: { maxSteps: input.loadTest.maxSteps, stepSeconds: input.loadTest.stepSeconds },
             cost: {
@@ -312,7 +311,7 @@ async function packStage(
     limits: input.limits,
   });
   const devices = result.instances.reduce((n, i) => n + i.devices.length, 0);
-  const inUse = result.instances.reduce((n, i) => n + i.devices.filter((d) => d.length > 0).length, 0);
+  const inUse = servedInstances(result.instances).reduce((n, i) => n + i.devices.length, 0);
   progress.costPerHour = result.costPerHour;
   progress.stages.pack = {
     status: 'done',

@@ -1,6 +1,7 @@
 import { ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import type { DeviceLayout, RoutingTable } from '../src/domain/load-sweep';
+import { servedInstances } from '../src/domain/pipeline-stages';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -49,12 +50,7 @@ export async function rollout(input: RolloutInput): Promise<RolloutResult> {
   if (!input.placement?.instances?.some((i) => i.devices.some((d) => d.length > 0))) {
     throw ApplicationFailure.nonRetryable('the placement has no model to deploy', 'InvalidInput');
   }
-  // An instance can have idle devices (the packer filled fewer than it has): they need no server.
-  const placement = {
-    instances: input.placement.instances
-      .map((i) => ({ ...i, devices: i.devices.filter((models) => models.length > 0) }))
-      .filter((i) => i.devices.length > 0),
-  };
+  const placement = { instances: servedInstances(input.placement.instances) };
   const started = await servers.startModelServers({
     runId: input.deploymentId,
     placement,

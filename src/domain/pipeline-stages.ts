@@ -48,3 +48,10 @@ export interface PackStageResult {
   processors: Processor[];
   cached: boolean;
 }
+
+/** The instances and devices that hold models: idle devices (the packer filled fewer) get no server. */
+export function servedInstances(instances: PackStageResult['instances']): PackStageResult['instances'] {
+  return instances
+    .map((i) => ({ ...i, devices: i.devices.filter((models) => models.length > 0) }))
+    .filter((i) => i.devices.length > 0);
+}

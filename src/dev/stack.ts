@@ -7,7 +7,7 @@ import type { TemporalOptions } from '../config/temporal';
 import type { Processor } from '../domain/task-queues';
 import type { Logger } from '../logging';
 import { connectClient, connectWorker } from '../temporal/connect';
-import { startPythonWorker, PYTHON_WORKER_MARKER } from '../worker/python-worker';
+import { startPythonWorker, PYTHON_WORKER_MARKER } from './python-worker';
 import { createTypeScriptWorker } from '../worker/typescript-worker';
 import type { ManagedChild } from './child';
 import { ProcessRegistry } from './process-registry';

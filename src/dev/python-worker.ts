@@ -1,8 +1,8 @@
 import type { ProjectPaths } from '../config/paths';
 import type { TemporalOptions } from '../config/temporal';
 import type { Processor } from '../domain/task-queues';
-import { ManagedChild, waitUntil } from '../dev/child';
-import { pythonPath } from '../dev/tools';
+import { ManagedChild, waitUntil } from './child';
+import { pythonPath } from './tools';
 
 export interface PythonWorkerOptions {
   temporal: TemporalOptions;

@@ -8,7 +8,9 @@
  *    finds, within ±5%?
  *
  *   make bench   (or: npx tsc -p tsconfig.json && node dist/test/bench/serving/bench.js)
- * BENCH_STEP_SECONDS (default 6), BENCH_SERVER_CPU / BENCH_K6_CPU (default 1 / 0).
+ * BENCH_STEP_SECONDS (default 6), BENCH_SERVER_CPU / BENCH_K6_CPU (default 1 / 0), BENCH_PART: all
+ * (default), server (question 1 only) or sweep (question 2 only, with a second adaptive run after the
+ * linear one: on a shared machine the run-to-run spread is the yardstick for the ±5%).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -197,9 +199,11 @@ async function main(): Promise<void> {
       ],
     },
   ];
+  const part = process.env.BENCH_PART ?? 'all';
+  const chosen = part === 'sweep' ? variants.slice(-1) : variants;
   const results: Record<string, unknown>[] = [];
   let linear: Record<string, unknown> | undefined;
-  for (const [i, variant] of variants.entries()) {
+  for (const [i, variant] of chosen.entries()) {
     log(`## ${variant.name}`);
     const port = await freePort();
     const server = await startServer(variant.args, port);
@@ -211,7 +215,7 @@ async function main(): Promise<void> {
         steps: found.steps.length,
         reason: found.reason,
       });
-      if (i === variants.length - 1 && found.knee) {
+      if (i === chosen.length - 1 && found.knee && part !== 'server') {
         // The reference: 20 evenly spaced rates up to 1.5× the adaptive knee, one k6 run.
         const top = found.knee.achievedRate * 1.5;
         const rates = Array.from({ length: 20 }, (_, k) => Math.round((top * (k + 1) * 100) / 20) / 100);
@@ -222,13 +226,23 @@ async function main(): Promise<void> {
           `  linear 20-step sweep to ${top.toFixed(0)} req/s: knee ${knee?.achievedRate.toFixed(1)} req/s @ P90 ${knee?.p90Ms?.toFixed(1)} ms; adaptive differs by ${diff === null ? '—' : (diff * 100).toFixed(1)}%`,
         );
         linear = { rates, knee, adaptiveDifference: diff, steps };
+        if (part === 'sweep') {
+          log('  adaptive again, after the linear sweep:');
+          const again = await adaptive(port, log);
+          const diff2 =
+            knee && again.knee ? (again.knee.achievedRate - knee.achievedRate) / knee.achievedRate : null;
+          log(
+            `  second adaptive knee differs from the linear one by ${diff2 === null ? '—' : (diff2 * 100).toFixed(1)}%`,
+          );
+          linear = { ...linear, again: again.knee, againDifference: diff2 };
+        }
       }
     } finally {
       await stopServer(server);
     }
   }
   const [base, , best] = results as { knee?: Figures }[];
-  if (base.knee && best.knee) {
+  if (part !== 'sweep' && base.knee && best?.knee) {
     log(
       `\nstowage / baseline throughput at P90 ≤ ${SLO.p90Ms} ms: ${(best.knee.achievedRate / base.knee.achievedRate).toFixed(2)}×`,
     );

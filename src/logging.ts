@@ -34,5 +34,7 @@ export function installTemporalRuntimeLogger(logger: Logger): void {
     logger: new DefaultLogger(level, (entry) => {
       logger[pinoLevel[entry.level]]({ ...entry.meta, sdk: 'temporal' }, entry.message);
     }),
+    // Core (Rust) logs join the same stream instead of going straight to the terminal.
+    telemetryOptions: { logging: { forward: {} } },
   });
 }

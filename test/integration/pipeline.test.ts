@@ -4,13 +4,34 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { PipelineProgress, PipelineResult } from '../../src/domain/pipeline';
 import { STOWAGE_TASK_QUEUE } from '../../src/domain/task-queues';
 import type { PipelineInputJson } from '../../src/pipeline/input';
-import { progressQuery } from '../../workflows/pipeline';
+import { approveDeployUpdate, progressQuery } from '../../workflows/pipeline';
 import { recordHistory } from '../support/histories';
 import { testPaths, testStack } from '../support/stack';
+
+async function waitFor(check: () => Promise<boolean>): Promise<void> {
+  while (!(await check())) await new Promise((r) => setTimeout(r, 200));
+}
+
+function serverRecords(runId: string): { pid: number }[] {
+  const file = path.join(testPaths().state, 'model-servers.json');
+  const records = fs.existsSync(file)
+    ? (JSON.parse(fs.readFileSync(file, 'utf8')) as { runId: string; pid: number }[])
+    : [];
+  return records.filter((r) => r.runId === runId);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** The whole pipeline on tiny BERT QA models, through the real dev server and both real workers. */
 describe('pipeline workflow (build → trace → pack → deploy → test → report)', function () {
@@ -40,7 +61,11 @@ describe('pipeline workflow (build → trace → pack → deploy → test → re
   function input(extra: Partial<PipelineInputJson> = {}): PipelineInputJson {
     return {
       name: 'test',
-      models: sources.map((source, i) => ({ id: `pipe-${i}`, source })),
+      models: [
+        ...sources.map((source, i) => ({ id: `pipe-${i}`, source })),
+        // One model that cannot be traced: collected as a failure, not fatal to the run.
+        { id: 'pipe-missing', source: path.join(testPaths().artifacts, 'pipeline-sources', 'no-such-model') },
+      ],
       trace: { sequenceLength: 32 },
       loadTest: { stepSeconds: 2, maxSteps: 3 },
       ...extra,
@@ -65,15 +90,19 @@ describe('pipeline workflow (build → trace → pack → deploy → test → re
 
   let first: WorkflowHandle;
 
-  it('runs every stage on small models and leaves each stage output in the artifact store', async () => {
+  it('runs every stage on small models, reports the one that failed to trace, leaves each output stored', async () => {
     first = await start(input());
     const result: PipelineResult = await first.result();
-    recordHistory(first, (await testStack()).temporal.address, 'pipeline-success');
+    recordHistory(first, (await testStack()).temporal.address, 'pipeline-with-failed-model');
 
     const progress: PipelineProgress = await first.query(progressQuery);
     assert.equal(progress.stage, 'done');
     for (const [name, s] of Object.entries(progress.stages)) assert.equal(s.status, 'done', `stage ${name}`);
     assert.equal(result.modelsServed, 3);
+    assert.deepEqual(
+      result.failures.map((f) => [f.stage, f.modelId]),
+      [['trace', 'pipe-missing']],
+    );
     assert.ok(result.costPerHour !== null && result.costPerHour > 0);
     assert.ok(result.placement && fs.existsSync(path.join(testPaths().artifacts, result.placement)));
     assert.ok(result.report && fs.existsSync(new URL(result.report)), 'report.html was written');
@@ -91,6 +120,34 @@ describe('pipeline workflow (build → trace → pack → deploy → test → re
     const progress: PipelineProgress = await resumed.query(progressQuery);
     assert.equal(progress.stages.trace.status, 'skipped');
     assert.deepEqual(await childTypes(resumed), ['rollout', 'loadSweep']);
+  });
+
+  it('waits for approval before deploy, and a cancelled run stops the servers it started', async () => {
+    const stack = await testStack();
+    const handle = await start(
+      input({ approval: { required: true }, loadTest: { stepSeconds: 5, maxSteps: 8 } }),
+    );
+    const progressOf = () => handle.query(progressQuery);
+    await waitFor(async () => (await progressOf().catch(() => undefined))?.awaitingApproval === true);
+    assert.equal((await progressOf()).stages.deploy.status, 'pending', 'nothing deployed before approval');
+    await handle.executeUpdate(approveDeployUpdate, { args: [{ by: 'test' }] });
+    await assert.rejects(handle.executeUpdate(approveDeployUpdate, { args: [{ by: 'again' }] }), (e: Error) =>
+      /nothing is waiting for approval/.test(String((e.cause as Error | undefined)?.message)),
+    );
+
+    await waitFor(async () => (await progressOf()).stage === 'test');
+    const servers = serverRecords(handle.workflowId);
+    assert.ok(servers.length > 0, 'the deploy stage started servers');
+    await handle.cancel();
+    const err = await handle.result().then(
+      () => assert.fail('a cancelled run must not complete'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof WorkflowFailedError && err.cause instanceof CancelledFailure);
+    recordHistory(handle, stack.temporal.address, 'pipeline-cancelled');
+    assert.equal((await progressOf()).approvedBy, 'test');
+    assert.deepEqual(serverRecords(handle.workflowId), [], 'no server of the run is recorded');
+    for (const s of servers) assert.equal(alive(s.pid), false, `model server ${s.pid} was stopped`);
   });
 
   it('rejects bad input at once with every problem, starting no activity', async () => {

@@ -30,8 +30,11 @@ test-node:
 
 test: setup lint test-python test-node
 
+# Benchmarks print figures; they are never pass/fail tests.
 bench: setup
 	@test/bench/packing/run.sh
+	@node dist/test/bench/orchestration/bench.js 3000
+	@test/bench/serving/run.sh
 
 clean:
 	rm -rf dist

@@ -121,6 +121,16 @@ export function parsePipelineInput(raw: unknown): ParsedPipelineInput {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     return { ok: false, problems: ['/: the pipeline input must be one JSON object'] };
   }
+  const { models } = raw as { models?: unknown };
+  if (Array.isArray(models) && models.length > MAX_INLINE_MODELS) {
+    // Checking a million entries one by one would only delay the one answer that matters.
+    return {
+      ok: false,
+      problems: [
+        `/models: ${models.length} inline models is more than ${MAX_INLINE_MODELS}: pass { "manifest": "<artifact URI>" }`,
+      ],
+    };
+  }
   const parsed = PipelineInputSchema.safeParse(raw);
   const problems = [
     ...(parsed.success ? [] : describeProblems(parsed.error)),

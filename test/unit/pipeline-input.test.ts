@@ -43,6 +43,10 @@ describe('pipeline input validation', () => {
   it('sends long lists to a manifest instead of the workflow payload', () => {
     const many = Array.from({ length: MAX_INLINE_MODELS + 1 }, (_, i) => model(`m-${i}`));
     assert.ok(problems({ models: many }).some((p) => p.includes('pass { "manifest"')));
+    const million = Array.from({ length: 1_000_000 }, (_, i) => model(`m-${i}`));
+    assert.deepEqual(problems({ models: million }), [
+      `/models: 1000000 inline models is more than ${MAX_INLINE_MODELS}: pass { "manifest": "<artifact URI>" }`,
+    ]);
     assert.ok(parsePipelineInput({ models: { manifest: 'file:///tmp/models.json' } }).ok);
   });
 

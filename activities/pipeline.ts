@@ -7,10 +7,21 @@ import { localInstanceType } from '../src/domain/local-catalog';
 import type { PackStageInput, PackStageResult, TraceBatchRecord } from '../src/domain/pipeline-stages';
 import type { Processor } from '../src/domain/task-queues';
 import { pack, PackingInputError, type PackingProblem, type Placement } from '../src/packing';
+import { describeProblems, ModelManifestSchema, type ModelSpec } from '../src/pipeline/input';
 
 /** Stage records and the pack stage of the `pipeline` workflow. */
 export function createPipelineActivities(artifacts: ArtifactStore) {
   return {
+    /** Checks a model manifest whole (every entry, duplicate ids) and returns how many models it lists. */
+    async inspectModelManifest(input: { key: string }): Promise<{ count: number }> {
+      return { count: (await readManifest(artifacts, input.key)).length };
+    },
+
+    /** One page of a manifest: the models of one traceModels batch. */
+    async readModelManifestPage(input: { key: string; offset: number; limit: number }): Promise<ModelSpec[]> {
+      return (await readManifest(artifacts, input.key)).slice(input.offset, input.offset + input.limit);
+    },
+
     /** Saves one traceModels batch so that only its key travels on (and a resumed run can read it). */
     async recordTraceBatch(input: {
       runId: string;
@@ -71,6 +82,34 @@ export function createPipelineActivities(artifacts: ArtifactStore) {
       };
     },
   };
+}
+
+async function readManifest(artifacts: ArtifactStore, key: string): Promise<ModelSpec[]> {
+  let raw: unknown;
+  try {
+    raw = await artifacts.readJson(key);
+  } catch (err) {
+    const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
+    if (missing)
+      throw ApplicationFailure.nonRetryable(`model manifest ${key} does not exist`, 'InvalidInput');
+    if (err instanceof SyntaxError)
+      throw ApplicationFailure.nonRetryable(`model manifest ${key} is not JSON`, 'InvalidInput');
+    throw err; // disk trouble: another attempt may succeed
+  }
+  const parsed = ModelManifestSchema.safeParse(raw);
+  const problems = parsed.success ? [] : describeProblems(parsed.error);
+  const seen = new Set<string>();
+  for (const [i, m] of (parsed.success ? parsed.data.models : []).entries()) {
+    if (seen.has(m.id)) problems.push(`/models/${i}/id: duplicate model id "${m.id}"`);
+    seen.add(m.id);
+  }
+  if (!parsed.success || problems.length > 0) {
+    throw ApplicationFailure.nonRetryable(
+      `invalid model manifest ${key} (${problems.length} problem(s)):\n${problems.slice(0, 20).join('\n')}`,
+      'InvalidInput',
+    );
+  }
+  return parsed.data.models;
 }
 
 async function packingProblem(artifacts: ArtifactStore, input: PackStageInput): Promise<PackingProblem> {

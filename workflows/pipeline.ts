@@ -235,17 +235,15 @@ async function traceStage(
       return earlier;
     }
   }
-  if (!Array.isArray(input.models)) {
-    throw ApplicationFailure.nonRetryable(
-      'model manifests are not supported yet: list the models inline',
-      'InvalidInput',
-    );
-  }
-  const models = input.models;
+  const inline = Array.isArray(input.models) ? input.models : undefined;
+  const manifest = Array.isArray(input.models) ? undefined : input.models.manifest;
+  const count = inline?.length ?? (await records.inspectModelManifest({ key: manifest! })).count;
+  if (manifest) upsertSearchAttributes([{ key: StowageModelCount, value: count }]);
+  const pages = Math.ceil(count / TRACE_BATCH_SIZE);
   const jobs = input.processors.flatMap((processor) =>
-    chunk(models, TRACE_BATCH_SIZE).map((batch, index) => ({ processor, batch, index })),
+    Array.from({ length: pages }, (_, index) => ({ processor, index, offset: index * TRACE_BATCH_SIZE })),
   );
-  stageProgress.total = models.length * input.processors.length;
+  stageProgress.total = count * input.processors.length;
   const summary: TraceStageSummary = { batches: [], traced: 0, failed: [] };
   const keys: string[] = new Array(jobs.length);
 
@@ -253,13 +251,21 @@ async function traceStage(
   async function lane(): Promise<void> {
     while (next < jobs.length) {
       const job = jobs[next++];
+      // Manifest pages are read when their batch starts: a 100,000-model list never sits in the history.
+      const batch =
+        inline?.slice(job.offset, job.offset + TRACE_BATCH_SIZE) ??
+        (await records.readModelManifestPage({
+          key: manifest!,
+          offset: job.offset,
+          limit: TRACE_BATCH_SIZE,
+        }));
       const result = await executeChild(traceModels, {
         workflowId: `${runId}-trace-${job.processor}-${job.index}`,
         args: [
           {
             processor: job.processor,
             maxConcurrent: TRACES_PER_CHILD_IN_FLIGHT,
-            models: job.batch.map((m) => ({
+            models: batch.map((m) => ({
               id: m.id,
               source: m.source,
               options: traceOptions(input, m.trace, job.processor),
@@ -274,7 +280,7 @@ async function traceStage(
       });
       summary.traced += result.traced.length;
       summary.failed.push(...result.failed);
-      stageProgress.done += job.batch.length;
+      stageProgress.done += batch.length;
       for (const f of result.failed)
         progress.failures.push({ stage: 'trace', modelId: f.modelId, message: f.message });
       stageProgress.detail = `${summary.traced} traced, ${summary.failed.length} failed`;
@@ -341,10 +347,4 @@ function traceOptions(input: PipelineInput, own: PipelineInput['trace'] | undefi
     precision: options.precision,
     profile: { expectedRequestsPerSecond: input.expectedRatePerModel },
   };
-}
-
-function chunk<T>(items: T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
 }

@@ -22,6 +22,15 @@ export function assertArtifactKey(key: string): string {
   return key;
 }
 
+export function isArtifactKey(key: string): boolean {
+  try {
+    assertArtifactKey(key);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export const artifactKeys = {
   model: (modelId: string, processor: string, traceKey: string, file: string) =>
     assertArtifactKey(`models/${modelId}/${processor}/${traceKey}/${file}`),

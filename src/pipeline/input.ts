@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isArtifactKey } from '../artifacts/keys';
 import { ID_PATTERN, ID_RULE } from '../domain/ids';
 import { PROCESSORS } from '../domain/task-queues';
 
@@ -56,9 +57,16 @@ export const PipelineInputSchema = z
         .min(1, 'the model list is empty')
         .max(
           MAX_INLINE_MODELS,
-          `more than ${MAX_INLINE_MODELS} inline models: pass { "manifest": "<artifact URI>" }`,
+          `more than ${MAX_INLINE_MODELS} inline models: pass { "manifest": "<artifact key>" }`,
         ),
-      z.object({ manifest: z.string().min(1) }).strict(),
+      z
+        .object({
+          /** An artifact key like inventory/models.json: a reference can never point outside the store. */
+          manifest: z.string().refine(isArtifactKey, {
+            message: 'must be an artifact key inside the artifact root, like inventory/models.json',
+          }),
+        })
+        .strict(),
     ]),
     processors: z.array(z.enum(PROCESSORS)).min(1).default(['cpu']),
     trace: TraceOptionsSchema.default({}),
@@ -97,6 +105,12 @@ export const PipelineInputSchema = z
   })
   .strict();
 
+/** A model manifest artifact: the inventory, for lists too long to travel inline. */
+export const ModelManifestSchema = z
+  .object({ models: z.array(ModelSpecSchema).min(1, 'the manifest lists no model').max(MAX_MODELS) })
+  .strict();
+
+export type ModelSpec = z.infer<typeof ModelSpecSchema>;
 export type PipelineInput = z.infer<typeof PipelineInputSchema>;
 export type PipelineInputJson = z.input<typeof PipelineInputSchema>;
 
@@ -127,7 +141,7 @@ export function parsePipelineInput(raw: unknown): ParsedPipelineInput {
     return {
       ok: false,
       problems: [
-        `/models: ${models.length} inline models is more than ${MAX_INLINE_MODELS}: pass { "manifest": "<artifact URI>" }`,
+        `/models: ${models.length} inline models is more than ${MAX_INLINE_MODELS}: pass { "manifest": "<artifact key>" }`,
       ],
     };
   }

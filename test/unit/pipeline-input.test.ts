@@ -45,9 +45,19 @@ describe('pipeline input validation', () => {
     assert.ok(problems({ models: many }).some((p) => p.includes('pass { "manifest"')));
     const million = Array.from({ length: 1_000_000 }, (_, i) => model(`m-${i}`));
     assert.deepEqual(problems({ models: million }), [
-      `/models: 1000000 inline models is more than ${MAX_INLINE_MODELS}: pass { "manifest": "<artifact URI>" }`,
+      `/models: 1000000 inline models is more than ${MAX_INLINE_MODELS}: pass { "manifest": "<artifact key>" }`,
     ]);
-    assert.ok(parsePipelineInput({ models: { manifest: 'file:///tmp/models.json' } }).ok);
+    assert.ok(parsePipelineInput({ models: { manifest: 'inventory/models.json' } }).ok);
+    for (const outside of [
+      '../models.json',
+      '/etc/passwd',
+      'file:///tmp/models.json',
+      'inventory/../../x.json',
+    ]) {
+      assert.deepEqual(problems({ models: { manifest: outside } }), [
+        '/models/manifest: must be an artifact key inside the artifact root, like inventory/models.json',
+      ]);
+    }
   });
 
   it('rejects a processor the catalog cannot serve', () => {

@@ -1,28 +1,11 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { ArtifactStore } from '../../src/artifacts/store';
 import type { ProjectPaths } from '../../src/config/paths';
-import type { LatencyRange } from '../../src/domain/load-sweep';
+import type { LatencyRange, StepFigures } from '../../src/domain/load-sweep';
 import { runK6 } from './k6';
 import { tableFile } from './routes';
 
-/** k6/lib/summary.ts StepFigures, as the scripts write it. */
-export interface K6Figures {
-  offeredRate: number;
-  achievedRate: number;
-  requests: number;
-  failures: number;
-  errorRate: number;
-  droppedIterations: number;
-  durationSeconds: number;
-  minMs: number | null;
-  p50Ms: number | null;
-  p90Ms: number | null;
-  p95Ms: number | null;
-  p99Ms: number | null;
-  maxMs: number | null;
-}
-
-function range(what: string, f: K6Figures): LatencyRange {
+function range(what: string, f: StepFigures): LatencyRange {
   if (f.minMs === null || f.maxMs === null || f.p50Ms === null) {
     throw ApplicationFailure.nonRetryable(
       `the ${what} test got no successful answer (${f.failures} of ${f.requests} requests failed)`,
@@ -39,14 +22,14 @@ export function createMeasureActivities(paths: ProjectPaths, artifacts: Artifact
       const table = await tableFile(artifacts, input.tableKey);
       return range(
         'sequential',
-        await runK6<K6Figures>(paths, 'sequential.ts', { ROUTING_TABLE: table }, 'sequential'),
+        await runK6<StepFigures>(paths, 'sequential.ts', { ROUTING_TABLE: table }, 'sequential'),
       );
     },
 
     /** The post's random test: random models at a low, set frequency. */
     async runRandomTest(input: { tableKey: string; rate: number; seconds: number }): Promise<LatencyRange> {
       const table = await tableFile(artifacts, input.tableKey);
-      const figures = await runK6<K6Figures>(
+      const figures = await runK6<StepFigures>(
         paths,
         'random.ts',
         { ROUTING_TABLE: table, RATE: String(input.rate), DURATION: String(input.seconds) },
@@ -62,9 +45,9 @@ export function createMeasureActivities(paths: ProjectPaths, artifacts: Artifact
       rate: number;
       seconds: number;
       maxVUs: number;
-    }): Promise<K6Figures> {
+    }): Promise<StepFigures> {
       const table = await tableFile(artifacts, input.tableKey);
-      const { steps } = await runK6<{ steps: K6Figures[] }>(
+      const { steps } = await runK6<{ steps: StepFigures[] }>(
         paths,
         'sweep.ts',
         {

@@ -59,10 +59,8 @@ export interface ValidLoadSweepInput {
   placement?: DeviceLayout;
 }
 
-/** Figures of one k6 step (k6/lib/summary.ts StepFigures), plus its place in the search. */
-export interface StepResult {
-  index: number;
-  phase: 'ramp' | 'bisect';
+/** Figures of one k6 step, as k6/lib/summary.ts writes them (k6 scripts cannot import this file). */
+export interface StepFigures {
   offeredRate: number;
   achievedRate: number;
   requests: number;
@@ -76,6 +74,12 @@ export interface StepResult {
   p95Ms: number | null;
   p99Ms: number | null;
   maxMs: number | null;
+}
+
+/** A step's figures plus its place in the search. */
+export interface StepResult extends StepFigures {
+  index: number;
+  phase: 'ramp' | 'bisect';
   verdict: 'pass' | 'latency' | 'errors' | 'saturated';
 }
 

@@ -1,3 +1,5 @@
+import type { InstanceTypeSpec } from '../packing/types';
+
 /**
  * This machine as a PackingProblem instance type (DESIGN.md), so the packer can pack for the local
  * runtime. A "device" is one model-server process pinned to a share of the cores; the machine is one
@@ -9,15 +11,8 @@ export interface LocalMachine {
   memoryGiB: number;
 }
 
-export interface InstanceType {
-  name: string;
-  processor: string;
-  pricePerHour: number;
-  devices: number;
-  device: { memoryGiB: number; compute: number };
-  hostMemoryGiB?: number;
-  available?: number;
-}
+/** An instance type of the packing contract (DESIGN.md PackingProblem.instanceTypes). */
+export type InstanceType = InstanceTypeSpec;
 
 export const LOCAL_INSTANCE_TYPE = 'local-cpu';
 

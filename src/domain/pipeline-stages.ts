@@ -1,3 +1,4 @@
+import type { InstanceTypeSpec } from '../packing/types';
 import type { Processor } from './task-queues';
 import type { FailedTrace, TracedModel } from './tracing';
 
@@ -23,15 +24,7 @@ export interface TraceStageSummary {
 export interface PackStageInput {
   runId: string;
   traceBatches: string[];
-  catalog?: {
-    name: string;
-    processor: string;
-    pricePerHour: number;
-    devices: number;
-    device: { memoryGiB: number; compute: number };
-    hostMemoryGiB?: number;
-    available?: number;
-  }[];
+  catalog?: InstanceTypeSpec[];
   limits: { memoryFraction?: number; computeFraction?: number };
   timeLimitMs?: number;
 }

@@ -8,6 +8,7 @@ import { freePort } from '../../src/dev/ports';
 import type { DoctorReport } from '../../src/domain/doctor';
 import { connectClient } from '../../src/temporal/connect';
 import { runCli, STOWAGE_BIN } from '../support/cli';
+import { isAlive } from '../support/processes';
 
 interface RunningDev {
   proc: ChildProcess;
@@ -43,15 +44,6 @@ async function startDev(stateDir: string, port: number, uiPort: number): Promise
   return { proc, pids, exited };
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 describe('stowage dev: lifecycle', function () {
   this.timeout(240_000);
 
@@ -69,7 +61,7 @@ describe('stowage dev: lifecycle', function () {
 
     first.proc.kill('SIGTERM');
     assert.equal(await first.exited, 0);
-    for (const pid of first.pids) assert.equal(alive(pid), false, `pid ${pid} is gone after SIGTERM`);
+    for (const pid of first.pids) assert.equal(isAlive(pid), false, `pid ${pid} is gone after SIGTERM`);
 
     const second = await startDev(stateDir, port, uiPort);
     try {
@@ -83,7 +75,7 @@ describe('stowage dev: lifecycle', function () {
       second.proc.kill('SIGINT');
       assert.equal(await second.exited, 0);
     }
-    for (const pid of second.pids) assert.equal(alive(pid), false, `pid ${pid} is gone after Ctrl-C`);
+    for (const pid of second.pids) assert.equal(isAlive(pid), false, `pid ${pid} is gone after Ctrl-C`);
     fs.rmSync(stateDir, { recursive: true, force: true });
   });
 });

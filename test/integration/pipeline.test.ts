@@ -11,6 +11,7 @@ import type { PipelineInputJson } from '../../src/pipeline/input';
 import { approveDeployUpdate, progressQuery } from '../../workflows/pipeline';
 import { recordHistory } from '../support/histories';
 import { testPaths, testStack } from '../support/stack';
+import { isAlive } from '../support/processes';
 
 async function waitFor(check: () => Promise<boolean>): Promise<void> {
   while (!(await check())) await new Promise((r) => setTimeout(r, 200));
@@ -22,15 +23,6 @@ function serverRecords(runId: string): { pid: number }[] {
     ? (JSON.parse(fs.readFileSync(file, 'utf8')) as { runId: string; pid: number }[])
     : [];
   return records.filter((r) => r.runId === runId);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The whole pipeline on tiny BERT QA models, through the real dev server and both real workers. */
@@ -147,7 +139,7 @@ describe('pipeline workflow (build → trace → pack → deploy → test → re
     recordHistory(handle, stack.temporal.address, 'pipeline-cancelled');
     assert.equal((await progressOf()).approvedBy, 'test');
     assert.deepEqual(serverRecords(handle.workflowId), [], 'no server of the run is recorded');
-    for (const s of servers) assert.equal(alive(s.pid), false, `model server ${s.pid} was stopped`);
+    for (const s of servers) assert.equal(isAlive(s.pid), false, `model server ${s.pid} was stopped`);
   });
 
   it('rejects bad input at once with every problem, starting no activity', async () => {

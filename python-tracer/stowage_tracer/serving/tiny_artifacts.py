@@ -1,10 +1,10 @@
 """Tiny traced BERT question-answering models in the artifact layout, for tests and benchmarks.
 
-The tracer's own tiny-model factory (``stowage_tracer.models.tiny``) is being written alongside; until it
-lands, the server's tests need real TorchScript models in ``models/<modelId>/<processor>/<traceKey>/``
-(model.pt, manifest.json, profile.json, tokenizer/) built the same way the post traces bert-base:
-``torch.jit.trace(model, (input_ids, attention_mask))``. Tiny so that a 2-core machine builds one in well
-under a second.
+The server's tests and benchmark need traced models without running the tracer worker: this traces the
+tiny models of ``stowage_tracer.models.tiny`` (same vocabulary) straight into the artifact layout
+``models/<modelId>/<processor>/<traceKey>/`` (model.pt, manifest.json, profile.json, tokenizer/), the way
+the post traces bert-base: ``torch.jit.trace(model, (input_ids, attention_mask))``. Tiny so that a 2-core
+machine builds one in well under a second.
 
     python -m stowage_tracer.serving.tiny_artifacts --root DIR --models m0,m1 [--hidden 32]
 """
@@ -18,35 +18,9 @@ from pathlib import Path
 
 import torch
 
-SEQUENCE_LENGTH = 32
+from ..models.tiny import SPECIAL, WORDS
 
-# A vocabulary that covers the post's sample question, so answers are words, not [UNK].
-_WORDS = [
-    "huggingface",
-    "is",
-    "based",
-    "in",
-    "new",
-    "york",
-    "city",
-    "where",
-    "the",
-    "what",
-    "who",
-    "how",
-    "a",
-    "an",
-    "of",
-    "to",
-    "and",
-    "paris",
-    "london",
-    "company",
-    "model",
-    "server",
-    "answer",
-    "question",
-]
+SEQUENCE_LENGTH = 32
 
 
 class _Logits(torch.nn.Module):
@@ -80,7 +54,7 @@ def build(
     folder.mkdir(parents=True, exist_ok=True)
     tok_dir = folder / "tokenizer"
     tok_dir.mkdir(exist_ok=True)
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *_WORDS, "?", ".", ","]
+    vocab = [*SPECIAL, *WORDS, "?", ".", ","]
     (tok_dir / "vocab.txt").write_text("\n".join(vocab) + "\n")
     tokenizer = BertTokenizerFast(vocab_file=str(tok_dir / "vocab.txt"), do_lower_case=True)
     tokenizer.save_pretrained(str(tok_dir))

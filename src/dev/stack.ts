@@ -24,6 +24,16 @@ export interface StackOptions {
   logDir?: string;
 }
 
+const SERVER_MARKER = 'start-dev';
+
+function startServer(options: StackOptions, namespace: string, logDir: string): Promise<ManagedChild> {
+  return startEmbeddedServer(options.paths, {
+    ...options.embedded!,
+    namespace,
+    logFile: path.join(logDir, 'temporal.log'),
+  });
+}
+
 /**
  * Everything `stowage dev` runs: the embedded Temporal server (optional), the TypeScript worker
  * in this process and the Python tracer worker as a child. Stop order is the reverse of start order.
@@ -38,7 +48,7 @@ export class DevStack {
     private readonly registry: ProcessRegistry,
     private readonly connection: NativeConnection,
     private readonly tsWorker: Worker,
-    readonly server: ManagedChild | undefined,
+    public server: ManagedChild | undefined,
     public pythonWorker: ManagedChild,
   ) {}
 
@@ -56,13 +66,9 @@ export class DevStack {
       let temporal = options.temporal;
       let server: ManagedChild | undefined;
       if (options.embedded) {
-        server = await startEmbeddedServer(paths, {
-          ...options.embedded,
-          namespace: temporal.namespace,
-          logFile: path.join(logDir, 'temporal.log'),
-        });
+        server = await startServer(options, temporal.namespace, logDir);
         started.push(server);
-        registry.add({ pid: server.pid, role: 'temporal', marker: 'start-dev' });
+        registry.add({ pid: server.pid, role: 'temporal', marker: SERVER_MARKER });
         temporal = { ...temporal, address: `127.0.0.1:${options.embedded.port}` };
         logger.info(
           { address: temporal.address, db: options.embedded.dbFile },
@@ -117,6 +123,18 @@ export class DevStack {
     });
     this.registry.add({ pid: this.pythonWorker.pid, role: 'python-tracer', marker: PYTHON_WORKER_MARKER });
     return this.pythonWorker;
+  }
+
+  /**
+   * Stops the embedded server and starts it again on the same SQLite file and port: what a crash and
+   * restart of Temporal looks like to the workers, which reconnect on their own.
+   */
+  async restartServer(): Promise<void> {
+    if (!this.server) throw new Error('this stack joined an external cluster: it has no server to restart');
+    await this.server.stop();
+    this.registry.remove(this.server.pid);
+    this.server = await startServer(this.options, this.temporal.namespace, this.logDir);
+    this.registry.add({ pid: this.server.pid, role: 'temporal', marker: SERVER_MARKER });
   }
 
   /** Resolves when any part of the stack stops on its own (a crash), with its name. */

@@ -13,6 +13,18 @@ import { recordHistory } from '../support/histories';
 import { testPaths, testStack } from '../support/stack';
 import { isAlive } from '../support/processes';
 
+/** A client call that spans a server restart: retried while the server is away. */
+async function retryWhileUnavailable<T>(call: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await call();
+    } catch (err) {
+      if (attempt > 30 || !/UNAVAILABLE|unavailable|ECONNREFUSED|connection/i.test(String(err))) throw err;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
 async function waitFor(check: () => Promise<boolean>): Promise<void> {
   while (!(await check())) await new Promise((r) => setTimeout(r, 200));
 }
@@ -140,6 +152,45 @@ describe('pipeline workflow (build → trace → pack → deploy → test → re
     assert.equal((await progressOf()).approvedBy, 'test');
     assert.deepEqual(serverRecords(handle.workflowId), [], 'no server of the run is recorded');
     for (const s of servers) assert.equal(isAlive(s.pid), false, `model server ${s.pid} was stopped`);
+  });
+
+  it('completes when the Temporal server restarts mid-trace, with one set of servers and one trace per model', async () => {
+    const stack = await testStack();
+    // A sequence length no other test uses: new trace keys, so the restart lands while traces really run.
+    const handle = await start(input({ trace: { sequenceLength: 48 } }));
+    await waitFor(async () => (await handle.query(progressQuery).catch(() => undefined))?.stage === 'trace');
+    await stack.restartServer();
+
+    const result: PipelineResult = await retryWhileUnavailable(() => handle.result());
+    assert.equal(result.modelsServed, 3);
+    const history = await handle.fetchHistory();
+    const traceChildren = (history.events ?? []).filter(
+      (e) => e.startChildWorkflowExecutionInitiatedEventAttributes?.workflowType?.name === 'traceModels',
+    );
+    assert.equal(traceChildren.length, 1, 'the trace batch ran once');
+    const servers = serverRecords(handle.workflowId);
+    assert.equal(servers.length, new Set(servers.map((s) => s.pid)).size);
+    const routes = (await handle.query(progressQuery)).stages.deploy.done;
+    assert.equal(servers.length, routes, 'exactly one server per deployed device');
+    for (const model of ['pipe-0', 'pipe-1', 'pipe-2']) {
+      // Content-addressed traces: one folder per distinct trace, however often runs were retried or restarted.
+      const dir = path.join(testPaths().artifacts, 'models', model, 'cpu');
+      const lengths = fs
+        .readdirSync(dir)
+        .map(
+          (key) =>
+            (
+              JSON.parse(fs.readFileSync(path.join(dir, key, 'manifest.json'), 'utf8')) as {
+                sequenceLength: number;
+              }
+            ).sequenceLength,
+        );
+      assert.equal(
+        lengths.filter((n) => n === 48).length,
+        1,
+        `${model} was traced once at length 48: ${lengths}`,
+      );
+    }
   });
 
   it('rejects bad input at once with every problem, starting no activity', async () => {

@@ -50,7 +50,7 @@ def _s3_store(monkeypatch):
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
-    store = ArtifactStore.from_uri("s3://bucket/root")
+    store = ArtifactStore.from_uri("s3://bucket/fleet")
     return store, Stubber(store._s3)
 
 
@@ -72,11 +72,11 @@ def test_s3_missing_object_is_absent_and_transient_errors_are_retryable(monkeypa
 def test_s3_write_puts_under_the_prefix(monkeypatch):
     store, stub = _s3_store(monkeypatch)
     stub.add_response(
-        "put_object", {}, {"Bucket": "bucket", "Key": "root/models/m/cpu/k/profile.json", "Body": b"{}"}
+        "put_object", {}, {"Bucket": "bucket", "Key": "fleet/models/m/cpu/k/profile.json", "Body": b"{}"}
     )
     with stub:
         assert (
             store.write_bytes("models/m/cpu/k/profile.json", b"{}")
-            == "s3://bucket/root/models/m/cpu/k/profile.json"
+            == "s3://bucket/fleet/models/m/cpu/k/profile.json"
         )
     stub.assert_no_pending_responses()

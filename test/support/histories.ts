@@ -27,7 +27,9 @@ export function recordHistory(handle: WorkflowHandle, address: string, name: str
     'json',
   ]);
   // The workflow id travels with the history: workflows that derive child ids from it replay only under it.
-  const withId = { workflowId: handle.workflowId, ...(JSON.parse(json.toString()) as object) };
+  // Stack traces name this checkout's folder: stored histories keep paths relative to the project root.
+  const portable = json.toString().split(`${projectPaths().root}/`).join('');
+  const withId = { workflowId: handle.workflowId, ...(JSON.parse(portable) as object) };
   fs.writeFileSync(path.join(HISTORIES_DIR, `${name}.json`), `${JSON.stringify(withId, null, 2)}\n`);
 }
 

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
@@ -28,7 +29,12 @@ export function recordHistory(handle: WorkflowHandle, address: string, name: str
   ]);
   // The workflow id travels with the history: workflows that derive child ids from it replay only under it.
   // Stack traces name this checkout's folder: stored histories keep paths relative to the project root.
-  const portable = json.toString().split(`${projectPaths().root}/`).join('');
+  const portable = json
+    .toString()
+    .split(`${projectPaths().root}/`)
+    .join('')
+    .split(`${os.homedir()}/`)
+    .join('~/');
   const withId = { workflowId: handle.workflowId, ...(JSON.parse(portable) as object) };
   fs.writeFileSync(path.join(HISTORIES_DIR, `${name}.json`), `${JSON.stringify(withId, null, 2)}\n`);
 }

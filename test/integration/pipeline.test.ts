@@ -175,16 +175,14 @@ describe('pipeline workflow (build → trace → pack → deploy → test → re
     for (const model of ['pipe-0', 'pipe-1', 'pipe-2']) {
       // Content-addressed traces: one folder per distinct trace, however often runs were retried or restarted.
       const dir = path.join(testPaths().artifacts, 'models', model, 'cpu');
-      const lengths = fs
-        .readdirSync(dir)
-        .map(
-          (key) =>
-            (
-              JSON.parse(fs.readFileSync(path.join(dir, key, 'manifest.json'), 'utf8')) as {
-                sequenceLength: number;
-              }
-            ).sequenceLength,
-        );
+      const lengths = fs.readdirSync(dir).map(
+        (key) =>
+          (
+            JSON.parse(fs.readFileSync(path.join(dir, key, 'manifest.json'), 'utf8')) as {
+              sequenceLength: number;
+            }
+          ).sequenceLength,
+      );
       assert.equal(
         lengths.filter((n) => n === 48).length,
         1,

@@ -22,6 +22,19 @@ export function createPipelineActivities(artifacts: ArtifactStore) {
       return (await readManifest(artifacts, input.key)).slice(input.offset, input.offset + input.limit);
     },
 
+    /** Copies a loadSweep child's report files into the pipeline run's own folder (DESIGN.md runs/<id>/). */
+    async publishRunReport(input: {
+      fromRunId: string;
+      toRunId: string;
+    }): Promise<{ html: string; json: string }> {
+      const copied: Record<string, string> = {};
+      for (const file of ['report.html', 'report.json', 'sweep.json']) {
+        const data = await artifacts.read(artifactKeys.run(input.fromRunId, file));
+        copied[file] = (await artifacts.write(artifactKeys.run(input.toRunId, file), data)).uri;
+      }
+      return { html: copied['report.html'], json: copied['report.json'] };
+    },
+
     /** Saves one traceModels batch so that only its key travels on (and a resumed run can read it). */
     async recordTraceBatch(input: {
       runId: string;

@@ -6,6 +6,7 @@ import {
   defineUpdate,
   executeChild,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -195,8 +196,14 @@ export async function pipeline(raw: PipelineInputJson): Promise<PipelineResult> 
       p90AtKneeMs: sweep.knee?.p90Ms ?? undefined,
     };
     await stage('report', async () => {
+      // Runs recorded before this patch kept the report under the loadSweep child's folder only.
+      if (patched('report-in-run-folder')) {
+        summary.report = (
+          await records.publishRunReport({ fromRunId: `${runId}-test`, toRunId: runId })
+        ).html;
+      }
       const key = await records.saveStageRecord({ runId, stage: 'report', record: { ...summary, sweep } });
-      progress.stages.report = { status: 'done', done: 1, total: 1, detail: sweep.report.html, output: key };
+      progress.stages.report = { status: 'done', done: 1, total: 1, detail: summary.report, output: key };
     });
     progress.stage = 'done';
     upsertSearchAttributes([{ key: StowageStage, value: 'done' }]);

@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { PipelineProgress, PipelineResult } from '../../src/domain/pipeline';
@@ -109,7 +110,9 @@ describe('pipeline workflow (build → trace → pack → deploy → test → re
     );
     assert.ok(result.costPerHour !== null && result.costPerHour > 0);
     assert.ok(result.placement && fs.existsSync(path.join(testPaths().artifacts, result.placement)));
-    assert.ok(result.report && fs.existsSync(new URL(result.report)), 'report.html was written');
+    const report = path.join(testPaths().artifacts, 'runs', first.workflowId, 'report.html');
+    assert.equal(result.report, pathToFileURL(report).href, 'the report sits in the run folder');
+    assert.match(fs.readFileSync(report, 'utf8'), /<svg/, 'report.html holds its charts');
     assert.deepEqual(await childTypes(first), ['traceModels', 'rollout', 'loadSweep']);
 
     const described = await first.describe();

@@ -1,6 +1,7 @@
 import { cardinalityPlan, lowerBound, maxModelsPerInstance, roundUpToAchievable } from './bounds';
 import { bestConstruction } from './heuristics/portfolio';
 import { HighsSolver } from './highs-worker';
+import { binCompletion, completionApplies } from './improve/completion';
 import { downgrade } from './improve/downgrade';
 import { replace } from './improve/lns';
 import { solveExactly } from './improve/mip';
@@ -48,6 +49,7 @@ export async function pack(raw: PackingProblem | unknown): Promise<Placement> {
     let lower = bound.value;
     steps.push(`bound: ${bound.method}`);
     if (!problem.previous) {
+      completeToBound(p, pk, lower, started + (deadline - started) * 0.6, steps);
       const report = await improve(pk, lower, deadline, solver);
       if (report.eliminated > 0) steps.push(`eliminated ${report.eliminated}`);
       if (report.lnsImprovements > 0) steps.push(`MIP windows ${report.lnsImprovements}`);
@@ -86,6 +88,20 @@ async function repack(
     return matched;
   }
   return incumbent;
+}
+
+/** Single-type problems up to this size try bin completion against the bound before local search. */
+export const COMPLETION_MAX_MODELS = 1000;
+
+/** Bin completion with the bound's instance count: when it succeeds the packing is provably optimal. */
+function completeToBound(p: Prepared, pk: Packing, lower: number, deadline: number, steps: string[]): void {
+  const models = p.placeable;
+  if (models.length > COMPLETION_MAX_MODELS || !completionApplies(p, models)) return;
+  if (pk.cost() <= lower + 1e-9 || models.some((i) => !pk.binOf[i])) return;
+  const target = Math.ceil(lower / p.types[0].price - 1e-9);
+  if (target * p.types[0].price >= pk.cost() - 1e-9) return;
+  const sub = binCompletion(p, models, target, deadline);
+  if (sub && replace(pk, [...pk.bins], sub)) steps.push('bin completion');
 }
 
 /** The exact MIP for small problems: an optimal packing, or at least a tighter proven bound. */

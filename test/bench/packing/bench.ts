@@ -172,7 +172,11 @@ async function main(): Promise<void> {
   process.stdout.write(`${header.map((h, j) => pad(h, widths[j])).join(' ')}\n`);
   if (!existsSync(python)) process.stdout.write('(OR-Tools venv missing: CP-SAT columns skipped)\n');
   const sizes = (process.env.BENCH_SIZES ?? '40,200,3000').split(',').map(Number);
+  // BENCH_ONLY=ct,known,catalog,post,100k runs a subset of the families (all by default).
+  const only = process.env.BENCH_ONLY?.split(',');
+  const run = (family: string) => !only || only.includes(family);
   for (const [name, gen] of Object.entries(classes)) {
+    if (!run('ct')) break;
     for (const n of sizes) {
       for (let seed = 1; seed <= (n <= 200 ? 2 : 1); seed++) {
         const r = seeded(1000 * seed + n);
@@ -180,19 +184,20 @@ async function main(): Promise<void> {
       }
     }
   }
-  for (let k = 0; k < 10; k++) {
+  for (let k = 0; k < 10 && run('known'); k++) {
     const bins = k < 5 ? 10 : 60;
     await measure('known optimum', vectorProblem(perfectSplit(bins, seeded(77 + k))), bins);
   }
-  for (const n of [40, 200, 3000]) await measure('post catalog', catalogProblem(n, seeded(5 + n)));
+  for (const n of [40, 200, 3000])
+    if (run('catalog')) await measure('post catalog', catalogProblem(n, seeded(5 + n)));
   const post = JSON.parse(
     (await import('node:fs')).readFileSync(
       path.join(root, 'examples/packing/post-3040-bert-base.json'),
       'utf8',
     ),
   ) as PackingProblem;
-  await measure('post 3,040 bert-base', post);
-  if (process.env.BENCH_SKIP_100K !== '1') {
+  if (run('post')) await measure('post 3,040 bert-base', post);
+  if (process.env.BENCH_SKIP_100K !== '1' && run('100k')) {
     const r = seeded(100_000);
     await measure(
       'CT uniform [.1,.4]',

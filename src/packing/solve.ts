@@ -49,7 +49,9 @@ export async function pack(raw: PackingProblem | unknown): Promise<Placement> {
     let lower = bound.value;
     steps.push(`bound: ${bound.method}`);
     if (!problem.previous) {
-      completeToBound(p, pk, lower, started + (deadline - started) * 0.6, steps);
+      // Small problems give bin completion most of the time: the MIP after it rarely settles what it cannot.
+      const share = p.placeable.length <= EXACT_MAX_MODELS ? 0.8 : 0.6;
+      lower = completeToBound(p, pk, lower, started + (deadline - started) * share, steps);
       const report = await improve(pk, lower, deadline, solver);
       if (report.eliminated > 0) steps.push(`eliminated ${report.eliminated}`);
       if (report.lnsImprovements > 0) steps.push(`MIP windows ${report.lnsImprovements}`);
@@ -93,15 +95,26 @@ async function repack(
 /** Single-type problems up to this size try bin completion against the bound before local search. */
 export const COMPLETION_MAX_MODELS = 1000;
 
-/** Bin completion with the bound's instance count: when it succeeds the packing is provably optimal. */
-function completeToBound(p: Prepared, pk: Packing, lower: number, deadline: number, steps: string[]): void {
+/**
+ * Bin completion from the bound's instance count upwards: a packing it finds is optimal, and every count
+ * it proves infeasible raises the proven bound by one instance. Returns the (possibly raised) bound.
+ */
+function completeToBound(p: Prepared, pk: Packing, lower: number, deadline: number, steps: string[]): number {
   const models = p.placeable;
-  if (models.length > COMPLETION_MAX_MODELS || !completionApplies(p, models)) return;
-  if (pk.cost() <= lower + 1e-9 || models.some((i) => !pk.binOf[i])) return;
-  const target = Math.ceil(lower / p.types[0].price - 1e-9);
-  if (target * p.types[0].price >= pk.cost() - 1e-9) return;
-  const sub = binCompletion(p, models, target, deadline);
-  if (sub && replace(pk, [...pk.bins], sub)) steps.push('bin completion');
+  if (models.length > COMPLETION_MAX_MODELS || !completionApplies(p, models)) return lower;
+  if (models.some((i) => !pk.binOf[i])) return lower;
+  const price = p.types[0].price;
+  for (let target = Math.ceil(lower / price - 1e-9); target * price < pk.cost() - 1e-9; target++) {
+    if (Date.now() >= deadline) break;
+    const outcome = binCompletion(p, models, target, deadline);
+    if (outcome.infeasible) {
+      lower = Math.max(lower, (target + 1) * price);
+      continue;
+    }
+    if (outcome.packing && replace(pk, [...pk.bins], outcome.packing)) steps.push('bin completion');
+    break;
+  }
+  return lower;
 }
 
 /** The exact MIP for small problems: an optimal packing, or at least a tighter proven bound. */

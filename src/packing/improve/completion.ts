@@ -12,17 +12,26 @@ export function completionApplies(p: Prepared, models: number[]): boolean {
  * plus a subset of the others; since `bins` instances have bins × capacity in each dimension, the slack
  * left over all instances is at most that minus the total demand, and a completion that wastes more than
  * what remains of that budget is cut. When the bound is tight (little waste allowed) this settles
- * instances the MIP cannot. Stops at `deadline` or after `maxNodes` completions; the result still goes
+ * instances the MIP cannot. A search that runs to the end without a packing proves that no packing into
+ * `bins` instances or fewer exists: the largest model left must sit in some instance, instances are
+ * interchangeable, every subset is tried, and only identical models or waste beyond the budget are cut.
+ * Stops at `deadline` or after `maxNodes` completions; the result still goes
  * through the packer's own fit checks before it is used.
  */
+export interface CompletionOutcome {
+  packing?: SubPacking;
+  /** The search ran to the end without a packing: no packing into `bins` instances or fewer exists. */
+  infeasible: boolean;
+}
+
 export function binCompletion(
   p: Prepared,
   models: number[],
   bins: number,
   deadline: number,
   maxNodes = 5_000_000,
-): SubPacking | undefined {
-  if (!completionApplies(p, models) || bins <= 0) return undefined;
+): CompletionOutcome {
+  if (!completionApplies(p, models) || bins <= 0) return { infeasible: false };
   const ty = p.types[0];
   const caps = [ty.memory, ty.compute, ty.host];
   const n = models.length;
@@ -35,7 +44,7 @@ export function binCompletion(
     Number.isFinite(caps[k]) ? bins * caps[k] - d.reduce((s, v) => s + v[k], 0) : Infinity,
   );
   const slackTol = (k: number) => 1e-9 * Math.max(1, caps[k]) * bins;
-  if (budget.some((w, k) => w < -slackTol(k))) return undefined;
+  if (budget.some((w, k) => w < -slackTol(k))) return { infeasible: true };
   const used = new Uint8Array(n);
   const assigned: number[][] = [];
   let nodes = 0;
@@ -76,7 +85,17 @@ export function binCompletion(
         if (ok) return true;
         if (aborted) return false;
       }
-      // Close the instance here when its slack fits what remains of the waste budget.
+      // Close the instance here only when it is maximal (moving a model that still fits into it never
+      // hurts the other instances) and its slack fits what remains of the waste budget.
+      for (let j = 0; j < n; j++) {
+        if (used[j]) continue;
+        if (
+          within(load[0] + d[j][0], caps[0]) &&
+          within(load[1] + d[j][1], caps[1]) &&
+          within(load[2] + d[j][2], caps[2])
+        )
+          return false;
+      }
       const rest = [0, 1, 2].map((k) =>
         Number.isFinite(caps[k]) ? waste[k] - (caps[k] - load[k]) : Infinity,
       );
@@ -91,10 +110,13 @@ export function binCompletion(
     return ok;
   };
 
-  if (!packRest(bins, budget) || aborted) return undefined;
-  return {
+  const found = packRest(bins, budget);
+  if (aborted) return { infeasible: false };
+  if (!found) return { infeasible: true };
+  const packing = {
     instances: assigned.map((b) => ({ type: 0, devices: [b.map((j) => models[order[j]])] })),
     cost: assigned.length * ty.price,
     optimal: false,
   };
+  return { packing, infeasible: false };
 }

@@ -43,8 +43,8 @@ describe('packing: bin completion', () => {
   it('returns nothing when the waste budget rules the bin count out', () => {
     const problem = perfectSplit(5, 3);
     const p = prepare(problem);
-    assert.equal(binCompletion(p, p.placeable, 4, Date.now() + 1000), undefined);
-    const sub = binCompletion(p, p.placeable, 5, Date.now() + 1000);
+    assert.equal(binCompletion(p, p.placeable, 4, Date.now() + 1000).infeasible, true);
+    const sub = binCompletion(p, p.placeable, 5, Date.now() + 1000).packing;
     assert.ok(sub);
     assert.equal(sub.instances.length, 5);
     assert.deepEqual(

@@ -9,7 +9,8 @@ import { improve } from './improve/search';
 import { prepare, type Prepared } from './prepare';
 import { matchToPrevious, startFromPrevious } from './repack';
 import type { Packing } from './state';
-import type { PackingProblem, Placement } from './types';
+import { homeTypes, sortedBy } from './measures';
+import type { PackingProblem, PlacedInstance, Placement } from './types';
 import { assertValidPackingProblem } from './validate';
 
 /** Problems this small are handed to the exact MIP when the heuristics leave a gap. */
@@ -38,6 +39,12 @@ export async function pack(raw: PackingProblem | unknown): Promise<Placement> {
     let pk: Packing;
     if (problem.previous) {
       pk = await repack(problem, p, solver, bounding, started + budget, steps);
+    } else if (chunkable(p)) {
+      const bound = await bounding;
+      // A margin for the last slice's overrun and the result's assembly.
+      const chunked = await packInChunks(problem, p, solver, started + budget * 0.9);
+      steps.push(chunked.algorithm, `bound: ${bound.method}`);
+      return finish(chunked.placement, chunked.cost, p, bound.value, started, steps);
     } else {
       const perInstance = p.types.map((_, t) => maxModelsPerInstance(p, t, p.placeable));
       const plan = cardinalityPlan(p, p.placeable, perInstance).counts;
@@ -90,6 +97,77 @@ async function repack(
     return matched;
   }
   return incumbent;
+}
+
+/** Above this many models the problem is solved as independent chunks of about CHUNK_MODELS each. */
+export const CHUNK_ABOVE_MODELS = 20_000;
+const CHUNK_MODELS = 2500;
+
+/** Chunks never compete for instances when every type is unlimited. */
+function chunkable(p: Prepared): boolean {
+  return p.placeable.length > CHUNK_ABOVE_MODELS && p.types.every((t) => !Number.isFinite(t.available));
+}
+
+/**
+ * Large problems: deal the models, in decreasing size, round-robin into chunks of a few thousand (each
+ * chunk a scaled-down copy of the whole), and give each chunk the full pipeline (portfolio, bin
+ * elimination, MIP windows) for its share of the time. Local search then works on a few hundred
+ * instances at a time, where it is effective, instead of stalling on a hundred thousand. The whole-problem
+ * first-fit decreasing packing is not re-run: each chunk's portfolio starts from FFD.
+ */
+async function packInChunks(
+  problem: PackingProblem,
+  p: Prepared,
+  solver: HighsSolver,
+  deadline: number,
+): Promise<{ placement: PlacedInstance[]; cost: number; algorithm: string }> {
+  const order = sortedBy(p, homeTypes(p), 'sum');
+  const k = Math.ceil(order.length / CHUNK_MODELS);
+  const chunks: number[][] = Array.from({ length: k }, () => []);
+  order.forEach((i, r) => chunks[r % k].push(i));
+  const instances: PlacedInstance[] = [];
+  let cost = 0;
+  for (let c = 0; c < k; c++) {
+    const sliceEnd = Date.now() + (deadline - Date.now()) / (k - c);
+    const sub = prepare({ ...problem, models: chunks[c].map((i) => problem.models[i]), previous: undefined });
+    const perInstance = sub.types.map((_, t) => maxModelsPerInstance(sub, t, sub.placeable));
+    const plan = cardinalityPlan(sub, sub.placeable, perInstance).counts;
+    const now = Date.now();
+    const pk = bestConstruction(sub, now + (sliceEnd - now) * 0.3, plan).packing;
+    const subBound = await lowerBound(solver, sub, sub.placeable, 0.05);
+    await improve(pk, subBound.value, sliceEnd, solver);
+    pk.dropEmpty();
+    for (const b of pk.bins) {
+      instances.push({
+        type: sub.types[b.type].name,
+        devices: b.items.map((ids) => [...ids].sort((x, y) => x - y).map((i) => sub.ids[i])),
+      });
+    }
+    cost += pk.cost();
+  }
+  return {
+    placement: instances,
+    cost,
+    algorithm: `${k} chunks of ~${CHUNK_MODELS} models, each fully improved`,
+  };
+}
+
+function finish(
+  instances: PlacedInstance[],
+  cost: number,
+  p: Prepared,
+  lower: number,
+  started: number,
+  steps: string[],
+): Placement {
+  const costPerHour = round6(cost);
+  return {
+    costPerHour,
+    lowerBoundPerHour: Math.min(costPerHour, floor6(lower)),
+    instances,
+    unplaced: p.unplaceable.map((u) => ({ id: p.ids[u.index], reason: u.reason })),
+    stats: { elapsedMs: Date.now() - started, algorithm: steps.join('; ') },
+  };
 }
 
 /** Single-type problems up to this size try bin completion against the bound before local search. */

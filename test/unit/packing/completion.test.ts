@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { checkPlacement, pack, type PackingProblem } from '../../../src/packing';
+import { itemCentric } from '../../../src/packing/heuristics/item-centric';
 import { binCompletion } from '../../../src/packing/improve/completion';
+import { homeTypes, sortedBy } from '../../../src/packing/measures';
 import { prepare } from '../../../src/packing/prepare';
-import { seeded } from './fixtures';
+import { randomVectorProblem, seeded } from './fixtures';
 
 /** `bins` unit bins filled exactly in both dimensions, each split at random into 2–4 models. */
 function perfectSplit(bins: number, seed: number): PackingProblem {
@@ -51,5 +53,20 @@ describe('packing: bin completion', () => {
       sub.instances.flatMap((s) => s.devices.flat()).sort((a, b) => a - b),
       p.placeable,
     );
+  });
+});
+
+describe('packing: large problems in chunks', () => {
+  it('packs every model feasibly, within the time limit, and beats first-fit decreasing', async () => {
+    const problem = randomVectorProblem(21_000, 7, 0.1, 0.4);
+    const placement = await pack({ ...problem, timeLimitMs: 3000 });
+    assert.deepEqual(checkPlacement(problem, placement), []);
+    assert.equal(placement.unplaced.length, 0);
+    assert.match(placement.stats.algorithm, /chunks/);
+    assert.ok(placement.stats.elapsedMs < 4500, `${placement.stats.elapsedMs} ms`);
+    assert.ok(placement.lowerBoundPerHour <= placement.costPerHour);
+    const p = prepare(problem);
+    const ffd = itemCentric(p, sortedBy(p, homeTypes(p), 'max'), { fit: 'first', fixedType: -1 }).cost();
+    assert.ok(placement.costPerHour < ffd, `${placement.costPerHour} vs FFD ${ffd}`);
   });
 });

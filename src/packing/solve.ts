@@ -57,7 +57,7 @@ export async function pack(raw: PackingProblem | unknown): Promise<Placement> {
     steps.push(`bound: ${bound.method}`);
     if (!problem.previous) {
       // Small problems give bin completion most of the time: the MIP after it rarely settles what it cannot.
-      const share = p.placeable.length <= EXACT_MAX_MODELS ? 0.8 : 0.6;
+      const share = p.placeable.length <= EXACT_MAX_MODELS ? 0.8 : 0.35;
       lower = completeToBound(p, pk, lower, started + (deadline - started) * share, steps);
       const report = await improve(pk, lower, deadline, solver);
       if (report.eliminated > 0) steps.push(`eliminated ${report.eliminated}`);

@@ -59,7 +59,9 @@ export async function pack(raw: PackingProblem | unknown): Promise<Placement> {
       // Small problems give bin completion most of the time: the MIP after it rarely settles what it cannot.
       const share = p.placeable.length <= EXACT_MAX_MODELS ? 0.8 : 0.35;
       lower = completeToBound(p, pk, lower, started + (deadline - started) * share, steps);
-      const report = await improve(pk, lower, deadline, solver);
+      // Small problems leave the exact MIP room: local search alone would run to the deadline.
+      const searchEnd = p.placeable.length <= EXACT_MAX_MODELS ? started + budget * 0.45 : deadline;
+      const report = await improve(pk, lower, Math.max(Date.now(), searchEnd), solver);
       if (report.eliminated > 0) steps.push(`eliminated ${report.eliminated}`);
       if (report.lnsImprovements > 0) steps.push(`MIP windows ${report.lnsImprovements}`);
       lower = await exactIfSmall(p, pk, lower, solver, deadline, steps);

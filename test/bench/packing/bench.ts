@@ -10,23 +10,13 @@ import { checkPlacement, defaultTimeLimitMs, pack, type PackingProblem } from '.
 import { itemCentric } from '../../../src/packing/heuristics/item-centric';
 import { homeTypes, sortedBy } from '../../../src/packing/measures';
 import { prepare } from '../../../src/packing/prepare';
-import { postCatalog, seeded } from '../../unit/packing/fixtures';
+import { perfectSplitItems, randomCatalogProblem, seeded, unitBinProblem } from '../../unit/packing/fixtures';
 
 const root = path.resolve(__dirname, '../../../..');
 const python = path.join(root, '.stowage/bench-venv/bin/python');
 const ORTOOLS_MAX_MODELS = 200;
 
 type Pair = [number, number];
-
-function vectorProblem(items: Pair[]): PackingProblem {
-  return {
-    instanceTypes: [
-      { name: 'bin', processor: 'cpu', pricePerHour: 1, devices: 1, device: { memoryGiB: 1, compute: 1 } },
-    ],
-    limits: { memoryFraction: 1, computeFraction: 1 },
-    models: items.map(([m, c], i) => ({ id: `i${i}`, demands: { cpu: { memoryGiB: m, compute: c } } })),
-  };
-}
 
 /** Caprara–Toth (2001)-style classes: uniform ranges, correlated and anti-correlated dimensions. */
 const classes: Record<string, (r: () => number) => Pair> = {
@@ -42,40 +32,6 @@ const classes: Record<string, (r: () => number) => Pair> = {
     return [a, Math.min(1, Math.max(0.01, 0.5 - a + 0.1 * (r() - 0.5)))];
   },
 };
-
-/** Bins filled exactly to 1 in both dimensions, then split at random into 2–4 items: optimum = bins. */
-function perfectSplit(bins: number, r: () => number): Pair[] {
-  const items: Pair[] = [];
-  for (let b = 0; b < bins; b++) {
-    const k = 2 + Math.floor(r() * 3);
-    // Distinct integer cuts in thousandths: every part is positive and the parts sum to exactly 1.
-    const cut = (): number[] => {
-      const c = new Set<number>();
-      while (c.size < k - 1) c.add(1 + Math.floor(r() * 999));
-      const sorted = [...c].sort((x, y) => x - y);
-      return [...sorted, 1000].map((v, j) => (v - (j === 0 ? 0 : sorted[j - 1])) / 1000);
-    };
-    const m = cut();
-    const c = cut();
-    for (let j = 0; j < k; j++) items.push([m[j], c[j]]);
-  }
-  return items;
-}
-
-function catalogProblem(n: number, r: () => number): PackingProblem {
-  return {
-    instanceTypes: postCatalog(),
-    models: Array.from({ length: n }, (_, i) => {
-      const demands: PackingProblem['models'][number]['demands'] = {};
-      const kind = r();
-      if (kind < 0.7)
-        demands.inf = { memoryGiB: 0.2 + r() * 2.5, compute: 2 + r() * 30, hostMemoryGiB: 0.3 + r() * 2 };
-      if (kind > 0.4)
-        demands.gpu = { memoryGiB: 0.5 + r() * 5, compute: 3 + r() * 40, hostMemoryGiB: 0.5 + r() * 3 };
-      return { id: `m${i}`, demands };
-    }),
-  };
-}
 
 function ffd(problem: PackingProblem): number {
   const p = prepare(problem);
@@ -180,16 +136,16 @@ async function main(): Promise<void> {
     for (const n of sizes) {
       for (let seed = 1; seed <= (n <= 200 ? 2 : 1); seed++) {
         const r = seeded(1000 * seed + n);
-        await measure(name, vectorProblem(Array.from({ length: n }, () => gen(r))));
+        await measure(name, unitBinProblem(Array.from({ length: n }, () => gen(r))));
       }
     }
   }
   for (let k = 0; k < 10 && run('known'); k++) {
     const bins = k < 5 ? 10 : 60;
-    await measure('known optimum', vectorProblem(perfectSplit(bins, seeded(77 + k))), bins);
+    await measure('known optimum', unitBinProblem(perfectSplitItems(bins, seeded(77 + k))), bins);
   }
   for (const n of [40, 200, 3000])
-    if (run('catalog')) await measure('post catalog', catalogProblem(n, seeded(5 + n)));
+    if (run('catalog')) await measure('post catalog', randomCatalogProblem(n, 5 + n));
   const post = JSON.parse(
     (await import('node:fs')).readFileSync(
       path.join(root, 'examples/packing/post-3040-bert-base.json'),
@@ -201,7 +157,7 @@ async function main(): Promise<void> {
     const r = seeded(100_000);
     await measure(
       'CT uniform [.1,.4]',
-      vectorProblem(Array.from({ length: 100_000 }, () => classes['CT uniform [.1,.4]'](r))),
+      unitBinProblem(Array.from({ length: 100_000 }, () => classes['CT uniform [.1,.4]'](r))),
     );
   }
   summary();

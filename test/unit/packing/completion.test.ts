@@ -4,31 +4,10 @@ import { itemCentric } from '../../../src/packing/heuristics/item-centric';
 import { binCompletion } from '../../../src/packing/improve/completion';
 import { homeTypes, sortedBy } from '../../../src/packing/measures';
 import { prepare } from '../../../src/packing/prepare';
-import { randomVectorProblem, seeded } from './fixtures';
+import { perfectSplitItems, randomVectorProblem, seeded, unitBinProblem } from './fixtures';
 
-/** `bins` unit bins filled exactly in both dimensions, each split at random into 2–4 models. */
 function perfectSplit(bins: number, seed: number): PackingProblem {
-  const r = seeded(seed);
-  const items: [number, number][] = [];
-  for (let b = 0; b < bins; b++) {
-    const k = 2 + Math.floor(r() * 3);
-    const cut = (): number[] => {
-      const c = new Set<number>();
-      while (c.size < k - 1) c.add(1 + Math.floor(r() * 999));
-      const s = [...c].sort((x, y) => x - y);
-      return [...s, 1000].map((v, j) => (v - (j === 0 ? 0 : s[j - 1])) / 1000);
-    };
-    const m = cut();
-    const c = cut();
-    for (let j = 0; j < k; j++) items.push([m[j], c[j]]);
-  }
-  return {
-    instanceTypes: [
-      { name: 'bin', processor: 'cpu', pricePerHour: 1, devices: 1, device: { memoryGiB: 1, compute: 1 } },
-    ],
-    limits: { memoryFraction: 1, computeFraction: 1 },
-    models: items.map(([m, c], i) => ({ id: `i${i}`, demands: { cpu: { memoryGiB: m, compute: c } } })),
-  };
+  return unitBinProblem(perfectSplitItems(bins, seeded(seed)));
 }
 
 describe('packing: bin completion', () => {

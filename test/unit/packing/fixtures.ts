@@ -72,16 +72,46 @@ export function randomCatalogProblem(n: number, seed: number): PackingProblem {
 }
 
 /** One single-device type with unit caps (after the limits) and random 2-D items. */
-export function randomVectorProblem(n: number, seed: number, lo = 0.1, hi = 0.5): PackingProblem {
-  const r = seeded(seed);
+/** Items as [memory, compute] shares of one unit bin: one single-device type with unit caps (after the limits). */
+export function unitBinProblem(
+  items: [number, number][],
+  name = 'bin',
+  id = (i: number) => `i${i}`,
+): PackingProblem {
   return {
     instanceTypes: [
-      { name: 'box', processor: 'cpu', pricePerHour: 1, devices: 1, device: { memoryGiB: 1, compute: 1 } },
+      { name, processor: 'cpu', pricePerHour: 1, devices: 1, device: { memoryGiB: 1, compute: 1 } },
     ],
     limits: { memoryFraction: 1, computeFraction: 1 },
-    models: Array.from({ length: n }, (_, i) => ({
-      id: `v-${i}`,
-      demands: { cpu: { memoryGiB: lo + r() * (hi - lo), compute: lo + r() * (hi - lo) } },
-    })),
+    models: items.map(([m, c], i) => ({ id: id(i), demands: { cpu: { memoryGiB: m, compute: c } } })),
   };
+}
+
+/** Random 2-D items on unit bins. */
+export function randomVectorProblem(n: number, seed: number, lo = 0.1, hi = 0.5): PackingProblem {
+  const r = seeded(seed);
+  const items = Array.from({ length: n }, (): [number, number] => [
+    lo + r() * (hi - lo),
+    lo + r() * (hi - lo),
+  ]);
+  return unitBinProblem(items, 'box', (i) => `v-${i}`);
+}
+
+/** `bins` unit bins filled exactly in both dimensions, each split at random into 2–4 items: optimum = bins. */
+export function perfectSplitItems(bins: number, r: () => number): [number, number][] {
+  const items: [number, number][] = [];
+  for (let b = 0; b < bins; b++) {
+    const k = 2 + Math.floor(r() * 3);
+    // Distinct integer cuts in thousandths: every part is positive and the parts sum to exactly 1.
+    const cut = (): number[] => {
+      const c = new Set<number>();
+      while (c.size < k - 1) c.add(1 + Math.floor(r() * 999));
+      const sorted = [...c].sort((x, y) => x - y);
+      return [...sorted, 1000].map((v, j) => (v - (j === 0 ? 0 : sorted[j - 1])) / 1000);
+    };
+    const m = cut();
+    const c = cut();
+    for (let j = 0; j < k; j++) items.push([m[j], c[j]]);
+  }
+  return items;
 }

@@ -11,15 +11,17 @@ import { describeProblems, ModelManifestSchema, type ModelSpec } from '../src/pi
 
 /** Stage records and the pack stage of the `pipeline` workflow. */
 export function createPipelineActivities(artifacts: ArtifactStore) {
+  // A 100,000-model manifest is read once per trace batch: validate each content once, not per page.
+  const manifests = new ManifestCache(artifacts);
   return {
     /** Checks a model manifest whole (every entry, duplicate ids) and returns how many models it lists. */
     async inspectModelManifest(input: { key: string }): Promise<{ count: number }> {
-      return { count: (await readManifest(artifacts, input.key)).length };
+      return { count: (await manifests.read(input.key)).length };
     },
 
     /** One page of a manifest: the models of one traceModels batch. */
     async readModelManifestPage(input: { key: string; offset: number; limit: number }): Promise<ModelSpec[]> {
-      return (await readManifest(artifacts, input.key)).slice(input.offset, input.offset + input.limit);
+      return (await manifests.read(input.key)).slice(input.offset, input.offset + input.limit);
     },
 
     /** Copies a loadSweep child's report files into the pipeline run's own folder (DESIGN.md runs/<id>/). */
@@ -97,17 +99,31 @@ export function createPipelineActivities(artifacts: ArtifactStore) {
   };
 }
 
-async function readManifest(artifacts: ArtifactStore, key: string): Promise<ModelSpec[]> {
+/** Parsed, validated manifests by content hash: a changed manifest is read afresh, an unchanged one once. */
+class ManifestCache {
+  private last?: { sha256: string; models: ModelSpec[] };
+
+  constructor(private readonly artifacts: ArtifactStore) {}
+
+  async read(key: string): Promise<ModelSpec[]> {
+    const bytes = await this.artifacts.read(key).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') {
+        throw ApplicationFailure.nonRetryable(`model manifest ${key} does not exist`, 'InvalidInput');
+      }
+      throw err; // disk trouble: another attempt may succeed
+    });
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    if (this.last?.sha256 !== sha256) this.last = { sha256, models: parseManifest(key, bytes) };
+    return this.last.models;
+  }
+}
+
+function parseManifest(key: string, bytes: Buffer): ModelSpec[] {
   let raw: unknown;
   try {
-    raw = await artifacts.readJson(key);
-  } catch (err) {
-    const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
-    if (missing)
-      throw ApplicationFailure.nonRetryable(`model manifest ${key} does not exist`, 'InvalidInput');
-    if (err instanceof SyntaxError)
-      throw ApplicationFailure.nonRetryable(`model manifest ${key} is not JSON`, 'InvalidInput');
-    throw err; // disk trouble: another attempt may succeed
+    raw = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw ApplicationFailure.nonRetryable(`model manifest ${key} is not JSON`, 'InvalidInput');
   }
   const parsed = ModelManifestSchema.safeParse(raw);
   const problems = parsed.success ? [] : describeProblems(parsed.error);

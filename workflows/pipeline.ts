@@ -136,17 +136,16 @@ export async function pipeline(raw: PipelineInputJson): Promise<PipelineResult> 
       await condition(() => approved);
     }
 
+    // Idle devices get no server: what is deployed and measured is the served part of the placement.
+    const served = { instances: servedInstances(placement.instances) };
     const deployment = await stage('deploy', async () => {
-      progress.stages.deploy.total = servedInstances(placement.instances).reduce(
-        (n, i) => n + i.devices.length,
-        0,
-      );
+      progress.stages.deploy.total = served.instances.reduce((n, i) => n + i.devices.length, 0);
       const result = await executeChild(rollout, {
         workflowId: `${runId}-deploy`,
         args: [
           {
             deploymentId: runId,
-            placement: { instances: servedInstances(placement.instances) },
+            placement: served,
             processor: placement.processors[0] ?? input.processors[0],
             runtime: input.runtime,
           },
@@ -164,7 +163,7 @@ export async function pipeline(raw: PipelineInputJson): Promise<PipelineResult> 
         args: [
           {
             routingTable: deployment.routingTable,
-            placement: { instances: servedInstances(placement.instances) },
+            placement: served,
             slo: { p90Ms: input.loadTest.sloP90Ms, maxErrorRate: input.loadTest.maxErrorRate },
             sweep: { maxSteps: input.loadTest.maxSteps, stepSeconds: input.loadTest.stepSeconds },
             cost: {
@@ -257,7 +256,8 @@ async function traceStage(
   let next = 0;
   async function lane(): Promise<void> {
     while (next < jobs.length) {
-      const job = jobs[next++];
+      const position = next++;
+      const job = jobs[position];
       // Manifest pages are read when their batch starts: a 100,000-model list never sits in the history.
       const batch =
         inline?.slice(job.offset, job.offset + TRACE_BATCH_SIZE) ??
@@ -280,7 +280,7 @@ async function traceStage(
           },
         ],
       });
-      keys[jobs.indexOf(job)] = await records.recordTraceBatch({
+      keys[position] = await records.recordTraceBatch({
         runId,
         name: `${job.processor}-${job.index}`,
         record: result,

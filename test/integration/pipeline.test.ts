@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -12,6 +11,7 @@ import type { PipelineInputJson } from '../../src/pipeline/input';
 import { approveDeployUpdate, progressQuery } from '../../workflows/pipeline';
 import { recordHistory } from '../support/histories';
 import { testPaths, testStack } from '../support/stack';
+import { makeTinyModels } from '../../src/dev/tiny-models';
 import { isAlive } from '../support/processes';
 
 /** A client call that spans a server restart: retried while the server is away. */
@@ -45,22 +45,11 @@ describe('pipeline workflow (build → trace → pack → deploy → test → re
 
   before(async () => {
     await testStack();
-    const out = execFileSync(
-      testPaths().python,
-      [
-        '-m',
-        'stowage_tracer',
-        'make-tiny-models',
-        '--out',
-        path.join(testPaths().artifacts, 'pipeline-sources'),
-        '--count',
-        '3',
-        '--prefix',
-        'pipe',
-      ],
-      { cwd: testPaths().pythonTracer },
-    );
-    sources = JSON.parse(out.toString()) as string[];
+    sources = await makeTinyModels(testPaths(), {
+      out: path.join(testPaths().artifacts, 'pipeline-sources'),
+      count: 3,
+      prefix: 'pipe',
+    });
   });
 
   function input(extra: Partial<PipelineInputJson> = {}): PipelineInputJson {

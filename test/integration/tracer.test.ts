@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -10,6 +9,7 @@ import { STOWAGE_TASK_QUEUE } from '../../src/domain/task-queues';
 import type { ModelProfile, TraceModelsInput, TraceModelsResult } from '../../src/domain/tracing';
 import { recordHistory } from '../support/histories';
 import { testPaths, testStack } from '../support/stack';
+import { makeTinyModels } from '../../src/dev/tiny-models';
 
 /** Tiny BERT QA models (hidden 32, 2 layers) at a short sequence length: seconds per trace on 2 cores. */
 const SEQ = 32;
@@ -21,12 +21,7 @@ describe('tracer worker (real dev server, real Python worker, tiny BERT QA model
 
   before(async () => {
     await testStack();
-    const out = execFileSync(
-      testPaths().python,
-      ['-m', 'stowage_tracer', 'make-tiny-models', '--out', sources, '--count', '3'],
-      { cwd: testPaths().pythonTracer },
-    );
-    models = JSON.parse(out.toString()) as string[];
+    models = await makeTinyModels(testPaths(), { out: sources, count: 3 });
   });
 
   async function startTrace(input: TraceModelsInput): Promise<WorkflowHandle> {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,6 +10,7 @@ import { parseTemporalOptions } from '../../src/config/temporal';
 import type { ManagedChild } from '../../src/dev/child';
 import { freePort } from '../../src/dev/ports';
 import { startPythonWorker } from '../../src/dev/python-worker';
+import { makeTinyModels } from '../../src/dev/tiny-models';
 import { startEmbeddedServer } from '../../src/dev/temporal-server';
 import { STOWAGE_TASK_QUEUE } from '../../src/domain/task-queues';
 import { progressQuery } from '../../workflows/pipeline';
@@ -67,21 +68,7 @@ describe('pipeline: the TypeScript worker is SIGKILLed mid-run', function () {
   });
 
   it('completes on a restarted worker, with each trace batch and the deploy run once', async () => {
-    const sources = JSON.parse(
-      execFileSync(
-        paths.python,
-        [
-          '-m',
-          'stowage_tracer',
-          'make-tiny-models',
-          '--out',
-          path.join(paths.artifacts, 'src'),
-          '--count',
-          '2',
-        ],
-        { cwd: paths.pythonTracer },
-      ).toString(),
-    ) as string[];
+    const sources = await makeTinyModels(paths, { out: path.join(paths.artifacts, 'src'), count: 2 });
     const first = startTsWorker();
     const handle = await client.workflow.start('pipeline', {
       taskQueue: STOWAGE_TASK_QUEUE,

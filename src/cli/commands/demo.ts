@@ -1,12 +1,11 @@
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { Command } from 'commander';
 import { createServerActivities } from '../../../activities/load/servers';
 import { openArtifactStore } from '../../artifacts/store';
 import { projectPaths, type ProjectPaths } from '../../config/paths';
 import { DevStack } from '../../dev/stack';
+import { makeTinyModels } from '../../dev/tiny-models';
 import { createLogger, installTemporalRuntimeLogger } from '../../logging';
 import { addDevFlags, stackOptions, type DevFlags } from './dev';
 import { DEFAULT_PIPELINE_INPUT, readPipelineInput, runAndFollow } from './run';
@@ -18,11 +17,7 @@ async function ensureExampleModels(paths: ProjectPaths): Promise<void> {
   const out = path.join(paths.artifacts, 'sources');
   if (fs.existsSync(path.join(out, `tiny-bert-qa-${EXAMPLE_MODELS - 1}`, 'config.json'))) return;
   process.stdout.write(`generating ${EXAMPLE_MODELS} small BERT QA models in ${out}\n`);
-  await promisify(execFile)(
-    paths.python,
-    ['-m', 'stowage_tracer', 'make-tiny-models', '--out', out, '--count', String(EXAMPLE_MODELS)],
-    { cwd: paths.pythonTracer },
-  );
+  await makeTinyModels(paths, { out, count: EXAMPLE_MODELS });
 }
 
 /**

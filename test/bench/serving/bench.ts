@@ -20,6 +20,7 @@ import { promisify } from 'node:util';
 import { projectPaths } from '../../../src/config/paths';
 import { freePort } from '../../../src/dev/ports';
 import { kneeOf, nextStep, verdict, type KneePlan, type Slo } from '../../../src/domain/knee';
+import type { StepFigures } from '../../../src/domain/load-sweep';
 
 const paths = projectPaths();
 const STEP_SECONDS = Number(process.env.BENCH_STEP_SECONDS ?? 6);
@@ -27,20 +28,6 @@ const SERVER_CPU = process.env.BENCH_SERVER_CPU ?? '1';
 const K6_CPU = process.env.BENCH_K6_CPU ?? '0';
 const SLO: Slo = { p90Ms: 100, maxErrorRate: 0.001 };
 const MODELS = ['bench-0', 'bench-1', 'bench-2', 'bench-3'];
-
-interface Figures {
-  offeredRate: number;
-  achievedRate: number;
-  requests: number;
-  failures: number;
-  errorRate: number;
-  droppedIterations: number;
-  durationSeconds: number;
-  p50Ms: number | null;
-  p90Ms: number | null;
-  p95Ms: number | null;
-  p99Ms: number | null;
-}
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'stowage-bench-'));
 
@@ -103,7 +90,7 @@ async function stopServer(child: ChildProcess): Promise<void> {
   clearTimeout(t);
 }
 
-async function k6Steps(port: number, rates: number[]): Promise<Figures[]> {
+async function k6Steps(port: number, rates: number[]): Promise<StepFigures[]> {
   const table = path.join(work, `routing-${port}.json`);
   fs.writeFileSync(
     table,
@@ -133,7 +120,7 @@ async function k6Steps(port: number, rates: number[]): Promise<Figures[]> {
       maxBuffer: 64 * 2 ** 20,
     },
   );
-  return (JSON.parse(fs.readFileSync(summary, 'utf8')) as { steps: Figures[] }).steps;
+  return (JSON.parse(fs.readFileSync(summary, 'utf8')) as { steps: StepFigures[] }).steps;
 }
 
 /** Median single-request latency (ms), to start the ramp near the knee. */
@@ -150,7 +137,7 @@ async function sequentialMs(port: number): Promise<number> {
 async function adaptive(port: number, log: (s: string) => void) {
   const startRate = Math.max(1, Math.round(1000 / (await sequentialMs(port)) / 2));
   const plan: KneePlan = { startRate, minRate: 1, maxRate: 5000, factor: 2, tolerance: 0.05, maxSteps: 8 };
-  const steps: Figures[] = [];
+  const steps: StepFigures[] = [];
   for (;;) {
     const next = nextStep(steps, plan, SLO);
     if (next.kind === 'done') {
@@ -241,7 +228,7 @@ async function main(): Promise<void> {
       await stopServer(server);
     }
   }
-  const [base, , best] = results as { knee?: Figures }[];
+  const [base, , best] = results as { knee?: StepFigures }[];
   if (part !== 'sweep' && base.knee && best?.knee) {
     log(
       `\nstowage / baseline throughput at P90 ≤ ${SLO.p90Ms} ms: ${(best.knee.achievedRate / base.knee.achievedRate).toFixed(2)}×`,

@@ -1,0 +1,26 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import type { ProjectPaths } from '../config/paths';
+import { pythonPath } from './tools';
+
+/**
+ * Small BERT question-answering models in Hugging Face layout, written by the tracer's own factory
+ * (no download): what the demo and the tests trace. Returns the model folders.
+ */
+export async function makeTinyModels(
+  paths: ProjectPaths,
+  options: { out: string; count: number; prefix?: string },
+): Promise<string[]> {
+  const args = [
+    '-m',
+    'stowage_tracer',
+    'make-tiny-models',
+    '--out',
+    options.out,
+    '--count',
+    String(options.count),
+  ];
+  if (options.prefix) args.push('--prefix', options.prefix);
+  const { stdout } = await promisify(execFile)(pythonPath(paths), args, { cwd: paths.pythonTracer });
+  return JSON.parse(stdout) as string[];
+}

@@ -8,7 +8,9 @@ root=$PWD
 
 TEMPORAL_CLI_VERSION=v1.5.1   # v1.6.0+ carry a replace directive and cannot be `go install`ed
 K6_VERSION=v1.4.2
-APT_PACKAGES=()               # Debian packages later stages need (buildah, docker-registry, ...)
+# chromium: the Temporal UI browser test; buildah + docker-registry: image builds pushed to a loopback
+# registry; etcd-server: the Kubernetes API server's store in the cluster tests.
+APT_PACKAGES=(chromium buildah docker-registry etcd-server)
 
 stamps=.stowage/setup
 mkdir -p "$stamps" .tools/bin
@@ -53,8 +55,7 @@ python_step() {
   key=$(fingerprint python-tracer/requirements.txt)
   if fresh python "$key" && [ -x "$venv/bin/python" ]; then return 0; fi
   say "Python environment for python-tracer/ (torch from PyPI; about 3 GB the first time)"
-  rm -rf "$venv"
-  python3 -m venv "$venv"
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r python-tracer/requirements.txt
   stamp python "$key"
 }

@@ -7,6 +7,11 @@ import { doctorCommand } from './commands/doctor';
 import { runCommand } from './commands/run';
 import { packCommand } from './commands/pack';
 import { workerCommand } from './commands/worker';
+import { apiCommand } from './commands/api';
+import { approveCommand } from './commands/approve';
+import { cancelCommand } from './commands/cancel';
+import { reportCommand } from './commands/report';
+import { statusCommand } from './commands/status';
 
 export function buildProgram(): Command {
   return new Command('stowage')
@@ -18,6 +23,11 @@ export function buildProgram(): Command {
     .addCommand(devCommand())
     .addCommand(doctorCommand())
     .addCommand(runCommand())
+    .addCommand(statusCommand())
+    .addCommand(reportCommand())
+    .addCommand(approveCommand())
+    .addCommand(cancelCommand())
+    .addCommand(apiCommand())
     .addCommand(packCommand())
     .addCommand(workerCommand());
 }

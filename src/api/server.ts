@@ -1,0 +1,134 @@
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { buildOpenApi } from './openapi';
+import { ApiProblem, sendProblem } from './problems';
+import {
+  DEFAULT_LIMITS,
+  defineRoute,
+  installAuth,
+  registerRoutes,
+  type ApiDeps,
+  type ApiRoute,
+} from './route';
+import { healthRoutes } from './routes/health';
+import { packRoutes } from './routes/pack';
+import { pipelineRoutes } from './routes/pipelines';
+import { scheduleRoutes } from './routes/schedules';
+
+export type { ApiDeps, ApiLimits } from './route';
+
+/** Headers worth a log line; Authorization (and anything like it) never is. */
+const LOGGED_HEADERS = ['host', 'user-agent', 'content-type', 'content-length', 'accept', 'idempotency-key'];
+
+function serializeRequest(
+  req: FastifyRequest | { method?: string; url?: string; headers?: Record<string, unknown> },
+) {
+  const headers = (req as { headers?: Record<string, unknown> }).headers ?? {};
+  return {
+    method: req.method,
+    url: req.url,
+    headers: Object.fromEntries(
+      LOGGED_HEADERS.filter((h) => headers[h] !== undefined).map((h) => [h, headers[h]]),
+    ),
+  };
+}
+
+/** Fastify's own errors (body parsing, limits) as problem details. */
+function frameworkProblem(error: FastifyError): ApiProblem | undefined {
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new ApiProblem('tooLarge', error.message);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new ApiProblem('unsupportedMediaType', 'send the request body as application/json');
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_BAD_URL':
+      return new ApiProblem('badRequest', error.message);
+  }
+  if (error instanceof SyntaxError || error.statusCode === 400) {
+    // Malformed JSON and the parser's refusal of "__proto__" / "constructor.prototype" keys.
+    return new ApiProblem('badRequest', `the request body is not acceptable JSON: ${error.message}`);
+  }
+  if (error.statusCode === 413) return new ApiProblem('tooLarge', error.message);
+  if (error.statusCode === 415) return new ApiProblem('unsupportedMediaType', error.message);
+  return undefined;
+}
+
+/**
+ * The Stowage HTTP API. Every dependency comes in through `deps`, so tests run it against the real dev
+ * server with their own tokens and artifact root; nothing here reads the environment.
+ */
+export function buildApiServer(deps: ApiDeps): FastifyInstance {
+  const limits = { ...DEFAULT_LIMITS, ...deps.limits };
+  const logger = deps.logger.child(
+    { component: 'api' },
+    {
+      serializers: { req: serializeRequest },
+      // Belt and braces: the serializer already leaves the header out.
+      redact: {
+        paths: ['req.headers.authorization', 'headers.authorization', 'authorization'],
+        censor: '[redacted]',
+      },
+    },
+  );
+  const app = Fastify({
+    loggerInstance: logger,
+    bodyLimit: limits.bodyLimitBytes,
+    // Long enough for the longest valid workflow id, so an over-long one gets a 400 that says so.
+    maxParamLength: 1024,
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    return503OnClosing: true,
+    ...(deps.https ? { https: deps.https } : {}),
+  }) as unknown as FastifyInstance;
+
+  // JSON only: text/plain (Fastify's other default) would hand handlers strings they never expect.
+  app.removeContentTypeParser(['text/plain']);
+  installAuth(app, deps.tokens);
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const known = error instanceof ApiProblem ? error : frameworkProblem(error);
+    if (known) {
+      if (known.problem.status >= 500) request.log.error({ err: error }, 'request failed');
+      return sendProblem(reply, known.problem, known.headers);
+    }
+    request.log.error({ err: error }, 'unexpected error');
+    const internal = new ApiProblem('internal', 'the server failed to handle this request; see its log');
+    return sendProblem(reply, internal.problem);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(
+      reply,
+      new ApiProblem('notFound', `no route ${request.method} ${request.url.split('?')[0]}`).problem,
+    ),
+  );
+  app.addHook('onSend', async (_request, reply, payload) => {
+    reply.header('X-Content-Type-Options', 'nosniff');
+    reply.header('Cache-Control', 'no-store');
+    return payload;
+  });
+
+  const routes: ApiRoute[] = [...healthRoutes, ...pipelineRoutes, ...packRoutes(limits), ...scheduleRoutes];
+  let document: Record<string, unknown> | undefined;
+  const openApiRoute: ApiRoute = defineRoute({
+    method: 'GET',
+    url: '/openapi.json',
+    operationId: 'openapi',
+    summary: 'This document',
+    tags: ['meta'],
+    scope: 'read',
+    responses: { 200: { description: 'OpenAPI 3 document', schema: z.object({}).passthrough() } },
+    handler: async (): Promise<unknown> =>
+      (document ??= buildOpenApi([...routes, openApiRoute], { version: API_VERSION })),
+  });
+  registerRoutes(app, [...routes, openApiRoute], { ...deps, limits });
+  return app;
+}
+
+export const API_VERSION = '1.0.0';
+
+/** All routes, for documents and tests that enumerate them (the pack route with default limits). */
+export function apiRoutes(): ApiRoute[] {
+  return [...healthRoutes, ...pipelineRoutes, ...packRoutes(DEFAULT_LIMITS), ...scheduleRoutes];
+}

@@ -3,6 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { assertArtifactKey, InvalidArtifactKeyError } from './keys';
+import { S3ArtifactStore, type S3StoreOptions } from './s3-store';
 
 /**
  * Where stages keep their outputs. Writes are atomic and keys content-addressed where possible, so a
@@ -21,12 +22,9 @@ export interface ArtifactStore {
   keyOf(uri: string): string;
 }
 
-export function openArtifactStore(root: string): ArtifactStore {
-  if (root.startsWith('s3://')) {
-    throw new InvalidArtifactKeyError(
-      's3:// artifact roots arrive with the kubernetes runtime; use a local folder',
-    );
-  }
+/** A local folder (path or file:// URI) or `s3://bucket/prefix`; options apply to S3 only. */
+export function openArtifactStore(root: string, options?: S3StoreOptions): ArtifactStore {
+  if (root.startsWith('s3://')) return new S3ArtifactStore(root, options);
   const dir = root.startsWith('file://') ? fileURLToPath(root) : path.resolve(root);
   return new LocalArtifactStore(dir);
 }

@@ -6,6 +6,7 @@ file paths or S3 keys. Bad keys are the caller's fault (non-retryable); I/O erro
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import re
@@ -141,9 +142,32 @@ class LocalArtifactStore(ArtifactStore):
         return path.resolve().is_relative_to(self.directory)
 
 
+def s3_endpoint_from_env() -> str | None:
+    """The same order as src/artifacts/s3-store.ts, so both workers reach the same S3."""
+    for name in ("STOWAGE_S3_ENDPOINT", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"):
+        if os.environ.get(name):
+            return os.environ[name]
+    return None
+
+
+class ArtifactChecksumError(ApplicationError):
+    """The bytes read are not the bytes written: another attempt may read a good copy."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, type="ArtifactChecksum", non_retryable=False)
+
+
+# Object metadata holding the whole object's SHA-256 (hex), written by both workers: a multipart
+# object's own S3 checksum only covers its parts.
+_SHA256_META = "sha256"
+
+
 class S3ArtifactStore(ArtifactStore):
-    def __init__(self, bucket: str, prefix: str, cache: Path | None = None) -> None:
+    def __init__(
+        self, bucket: str, prefix: str, cache: Path | None = None, endpoint_url: str | None = None
+    ) -> None:
         import boto3
+        from botocore.config import Config
 
         self.bucket = bucket
         self.prefix = prefix
@@ -151,7 +175,10 @@ class S3ArtifactStore(ArtifactStore):
         self.cache = cache or Path(
             os.environ.get("STOWAGE_S3_CACHE", Path(tempfile.gettempdir()) / "stowage-s3")
         )
-        self._s3 = boto3.client("s3")
+        endpoint_url = endpoint_url or s3_endpoint_from_env()
+        # Loopback S3 servers have no per-bucket host names: path-style addressing with a custom endpoint.
+        config = Config(s3={"addressing_style": "path"}) if endpoint_url else None
+        self._s3 = boto3.client("s3", endpoint_url=endpoint_url, config=config)
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{check_key(key)}" if self.prefix else check_key(key)
@@ -183,11 +210,37 @@ class S3ArtifactStore(ArtifactStore):
 
     def read_bytes(self, key: str) -> bytes:
         body = self._call(self.uri(key), self._s3.get_object, Bucket=self.bucket, Key=self._key(key))
-        return body["Body"].read()
+        data = body["Body"].read()
+        expected = body.get("Metadata", {}).get(_SHA256_META)
+        if expected is not None and expected != sha256_bytes(data):
+            raise ArtifactChecksumError(
+                f"{self.uri(key)} is corrupt: its SHA-256 is {sha256_bytes(data)}, but it was written as {expected}"
+            )
+        return data
 
     def write_bytes(self, key: str, data: bytes) -> str:
-        # A single PUT is atomic in S3: readers see the old object or the new one, never a mix.
-        self._call(self.uri(key), self._s3.put_object, Bucket=self.bucket, Key=self._key(key), Body=data)
+        digest = hashlib.sha256(data)
+        try:
+            present = self._call(self.uri(key), self._s3.head_object, Bucket=self.bucket, Key=self._key(key))
+        except FileNotFoundError:
+            present = None
+        if (
+            present is not None
+            and present.get("Metadata", {}).get(_SHA256_META) == digest.hexdigest()
+            and present.get("ContentLength") == len(data)
+        ):
+            return self.uri(key)  # content-addressed: the same bytes are already there
+        # A single PUT is atomic in S3: readers see the old object or the new one, never a mix. The
+        # checksum makes S3 reject a body damaged in transit.
+        self._call(
+            self.uri(key),
+            self._s3.put_object,
+            Bucket=self.bucket,
+            Key=self._key(key),
+            Body=data,
+            ChecksumSHA256=base64.b64encode(digest.digest()).decode("ascii"),
+            Metadata={_SHA256_META: digest.hexdigest()},
+        )
         return self.uri(key)
 
     def local_dir(self, prefix: str) -> Path:

@@ -337,8 +337,13 @@ async function packStage(
     progress.failures.push({ stage: 'pack', modelId: u.id, message: u.reason });
   upsertSearchAttributes([{ key: StowageCostPerHour, value: result.costPerHour }]);
   if (inUse === 0) {
+    // Name the models and why: the demand behind a misfit is only known from the trace, so this is where
+    // a user learns that the catalog cannot hold them.
     throw ApplicationFailure.nonRetryable(
-      'no model could be placed on any instance type of the catalog',
+      `no model could be placed on any instance type of the catalog: ${result.unplaced
+        .slice(0, 5)
+        .map((u) => `${u.id}: ${u.reason}`)
+        .join('; ')}${result.unplaced.length > 5 ? ` (and ${result.unplaced.length - 5} more)` : ''}`,
       'PackFailed',
     );
   }

@@ -1,0 +1,4 @@
+export * from './diff';
+export * from './labels';
+export * from './manifests';
+export * from './names';

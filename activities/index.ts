@@ -4,6 +4,7 @@ import { createBuildActivities } from './build';
 import { describeWorker } from './doctor';
 import { createLoadActivities } from './load';
 import { createPipelineActivities } from './pipeline';
+import { createRepackActivities } from './repack';
 
 /** Clients and settings that activities need; each environment (production, tests) passes its own. */
 export interface ActivityDeps {
@@ -18,5 +19,6 @@ export function createActivities(deps: ActivityDeps) {
     ...createBuildActivities(deps.paths),
     ...createLoadActivities(deps.paths, deps.artifacts),
     ...createPipelineActivities(deps.artifacts),
+    ...createRepackActivities(deps.artifacts),
   };
 }

@@ -248,6 +248,17 @@ export function createServerActivities(paths: ProjectPaths, artifacts: ArtifactS
       return { stopped: await reap((r) => r.runId === input.runId) };
     },
 
+    /**
+     * Stops single servers of possibly several runs (a partial rollout retires only the devices it
+     * replaced). Servers already gone count as stopped: a retried retire is harmless.
+     */
+    async stopModelServerDevices(input: {
+      servers: { runId: string; device: number }[];
+    }): Promise<{ stopped: number }> {
+      const wanted = new Set(input.servers.map((s) => `${s.runId}/${s.device}`));
+      return { stopped: await reap((r) => wanted.has(`${r.runId}/${r.device}`)) };
+    },
+
     /** For tests and `stowage dev`: the servers a run still has (pid, url). */
     async listModelServers(input: {
       runId: string;

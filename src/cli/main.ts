@@ -6,6 +6,8 @@ import { devCommand } from './commands/dev';
 import { doctorCommand } from './commands/doctor';
 import { runCommand } from './commands/run';
 import { packCommand } from './commands/pack';
+import { modelsCommand } from './commands/models';
+import { scheduleCommand } from './commands/schedule';
 import { workerCommand } from './commands/worker';
 import { apiCommand } from './commands/api';
 import { approveCommand } from './commands/approve';
@@ -29,6 +31,8 @@ export function buildProgram(): Command {
     .addCommand(cancelCommand())
     .addCommand(apiCommand())
     .addCommand(packCommand())
+    .addCommand(scheduleCommand())
+    .addCommand(modelsCommand())
     .addCommand(workerCommand());
 }
 

@@ -11,7 +11,10 @@ import { ConfigError } from '../config/temporal';
 import { ID_PATTERN, ID_RULE } from '../domain/ids';
 import { StowageRuntime } from '../domain/search-attributes';
 import { STOWAGE_TASK_QUEUE } from '../domain/task-queues';
+import { DEFAULT_INVENTORY_KEY } from '../inventory';
 import { describeProblems, PipelineInputSchema } from '../pipeline/input';
+
+export { DEFAULT_INVENTORY_KEY };
 
 /**
  * Temporal Schedules that run the `repack` workflow. The CLI (`stowage schedule …`) and the HTTP API both
@@ -19,7 +22,6 @@ import { describeProblems, PipelineInputSchema } from '../pipeline/input';
  */
 
 export const REPACK_WORKFLOW_TYPE = 'repack';
-export const DEFAULT_INVENTORY_KEY = 'inventory/models.json';
 
 const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 const DURATION = /^([1-9][0-9]{0,5})(s|m|h|d)$/;

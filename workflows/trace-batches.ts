@@ -1,0 +1,87 @@
+import { executeChild, proxyActivities } from '@temporalio/workflow';
+import type { createActivities } from '../activities';
+import type { TraceStageSummary } from '../src/domain/pipeline-stages';
+import type { Processor } from '../src/domain/task-queues';
+import type { TraceModelsResult } from '../src/domain/tracing';
+import type { ModelSpec } from '../src/pipeline/input';
+import { traceModels } from './trace-models';
+
+/**
+ * Traces the models of manifest artifacts in traceModels child batches: the repack workflow's trace step,
+ * the same scheme as the pipeline's trace stage (batch size, children and traces in flight, one record
+ * per batch), so both behave alike under load. Pages are read when their batch starts, so a long list
+ * never sits in the history. Not a workflow: a helper that runs inside one.
+ */
+
+type Activities = ReturnType<typeof createActivities>;
+
+/** Models per traceModels child: far from 2,000 pending activities and from the history limit. */
+export const TRACE_BATCH_SIZE = 250;
+const TRACE_CHILDREN_IN_FLIGHT = 4;
+const TRACES_PER_CHILD_IN_FLIGHT = 2;
+
+const records = proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', maximumAttempts: 5, nonRetryableErrorTypes: ['InvalidInput'] },
+});
+
+export interface ManifestToTrace {
+  processor: Processor;
+  /** Artifact key of a model manifest ({ models: [...] }). */
+  key: string;
+  count: number;
+}
+
+export async function traceManifestsInBatches(options: {
+  runId: string;
+  manifests: ManifestToTrace[];
+  traceOptionsOf: (model: ModelSpec, processor: Processor) => Record<string, unknown>;
+  onBatch?: (result: TraceModelsResult, batchSize: number) => void;
+}): Promise<TraceStageSummary> {
+  const jobs = options.manifests.flatMap((m) =>
+    Array.from({ length: Math.ceil(m.count / TRACE_BATCH_SIZE) }, (_, index) => ({
+      ...m,
+      index,
+      offset: index * TRACE_BATCH_SIZE,
+    })),
+  );
+  const summary: TraceStageSummary = { batches: [], traced: 0, failed: [] };
+  const keys: string[] = new Array(jobs.length);
+  let next = 0;
+  async function lane(): Promise<void> {
+    while (next < jobs.length) {
+      const position = next++;
+      const job = jobs[position];
+      const batch = await records.readModelManifestPage({
+        key: job.key,
+        offset: job.offset,
+        limit: TRACE_BATCH_SIZE,
+      });
+      const result = await executeChild(traceModels, {
+        workflowId: `${options.runId}-trace-${job.processor}-${job.index}`,
+        args: [
+          {
+            processor: job.processor,
+            maxConcurrent: TRACES_PER_CHILD_IN_FLIGHT,
+            models: batch.map((m) => ({
+              id: m.id,
+              source: m.source,
+              options: options.traceOptionsOf(m, job.processor),
+            })),
+          },
+        ],
+      });
+      keys[position] = await records.recordTraceBatch({
+        runId: options.runId,
+        name: `${job.processor}-${job.index}`,
+        record: result,
+      });
+      summary.traced += result.traced.length;
+      summary.failed.push(...result.failed);
+      options.onBatch?.(result, batch.length);
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(TRACE_CHILDREN_IN_FLIGHT, jobs.length) }, lane));
+  summary.batches = keys;
+  return summary;
+}

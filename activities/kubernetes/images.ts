@@ -1,0 +1,104 @@
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ZodError } from 'zod';
+import type { ProjectPaths } from '../../src/config/paths';
+import { BuildahFailed, buildahConfigFromEnv, ImageToolMissing } from '../../src/images/buildah';
+import { BuildContextError } from '../../src/images/context';
+import { registryCredentials } from '../../src/images/credentials';
+import { RegistryRefused } from '../../src/images/registry';
+import {
+  buildServerImage,
+  type ImageBuildSettings,
+  type ServerImage,
+  serverImageRequestSchema,
+  serverImageSources,
+} from '../../src/images/server-image';
+
+export type BuildServerImageInput = {
+  processor: 'cpu' | 'gpu' | 'inf';
+  registry: string;
+  repository: string;
+  base: string;
+};
+export type BuildServerImageResult = Pick<ServerImage, 'image' | 'digest' | 'built'> & { tag: string };
+
+/** Heartbeats while buildah is quiet too (a base layer copy can take minutes without a line of output). */
+const HEARTBEAT_EVERY_MS = 5_000;
+
+/**
+ * Image settings from the worker's environment: buildah's STOWAGE_BUILDAH* settings, push credentials
+ * (STOWAGE_REGISTRY_*; ECR registries through `ecr`), and STOWAGE_INSECURE_REGISTRIES, a comma list
+ * of registries spoken to over plain HTTP.
+ */
+export function imageSettingsFromEnv(
+  paths: ProjectPaths,
+  options: { env?: NodeJS.ProcessEnv; ecr?: Parameters<typeof registryCredentials>[0]['ecr'] } = {},
+): ImageBuildSettings {
+  const env = options.env ?? process.env;
+  return {
+    buildah: buildahConfigFromEnv(env),
+    credentials: registryCredentials({ env, ecr: options.ecr }),
+    insecureRegistries: (env.STOWAGE_INSECURE_REGISTRIES ?? '')
+      .split(',')
+      .map((r) => r.trim())
+      .filter(Boolean),
+    server: serverImageSources(paths),
+  };
+}
+
+/** Errors a retry cannot fix become non-retryable failures with a type the workflow can branch on. */
+export function imageFailure(err: unknown): unknown {
+  if (err instanceof ZodError) {
+    return ApplicationFailure.nonRetryable(
+      `invalid buildServerImage input: ${err.issues.map((i) => `/${i.path.join('/')}: ${i.message}`).join('; ')}`,
+      'InvalidImageRequest',
+    );
+  }
+  if (err instanceof RegistryRefused) {
+    return ApplicationFailure.nonRetryable(err.message, 'RegistryRefused', {
+      registryMessage: err.registryMessage,
+    });
+  }
+  if (err instanceof ImageToolMissing)
+    return ApplicationFailure.nonRetryable(err.message, 'ImageToolMissing');
+  if (err instanceof BuildContextError)
+    return ApplicationFailure.nonRetryable(err.message, 'BuildContextInvalid');
+  // A failed build may be a base that could not be pulled this time: retried, within the caller's policy.
+  if (err instanceof BuildahFailed) return ApplicationFailure.retryable(err.message, 'BuildahFailed');
+  return err;
+}
+
+export function createImageActivities(settings: ImageBuildSettings) {
+  return {
+    /**
+     * The model-server image for a processor in `<registry>/<repository>:sha-<context hash>`; unchanged
+     * sources on an unchanged base are never rebuilt (built: false).
+     */
+    async buildServerImage(input: BuildServerImageInput): Promise<BuildServerImageResult> {
+      const ctx = Context.current();
+      let phase = 'context';
+      let tag: string | undefined;
+      let lastLine = '';
+      const beat = () => ctx.heartbeat({ phase, tag, lastLine: lastLine.slice(0, 200) });
+      const timer = setInterval(beat, HEARTBEAT_EVERY_MS);
+      try {
+        const request = serverImageRequestSchema.parse(input);
+        const image = await buildServerImage(settings, request, {
+          signal: ctx.cancellationSignal,
+          onPhase: (next, detail) => {
+            phase = next;
+            tag = detail.tag;
+            beat();
+          },
+          onLine: (line) => {
+            lastLine = line;
+          },
+        });
+        return { image: image.image, digest: image.digest, built: image.built, tag: image.tag };
+      } catch (err) {
+        throw imageFailure(err);
+      } finally {
+        clearInterval(timer);
+      }
+    },
+  };
+}

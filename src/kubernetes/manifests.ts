@@ -72,6 +72,8 @@ export interface KubeObject {
     namespace?: string;
     labels?: Record<string, string>;
     annotations?: Record<string, string>;
+    /** Set by the API server on what it returns; never sent. */
+    resourceVersion?: string;
   };
   [field: string]: unknown;
 }

@@ -2,6 +2,7 @@ import type { ArtifactStore } from '../src/artifacts/store';
 import type { ProjectPaths } from '../src/config/paths';
 import { createBuildActivities } from './build';
 import { describeWorker } from './doctor';
+import { createKubernetesActivities, type KubernetesDeps } from './kubernetes';
 import { createLoadActivities } from './load';
 import { createPipelineActivities } from './pipeline';
 import { createRepackActivities } from './repack';
@@ -10,6 +11,8 @@ import { createRepackActivities } from './repack';
 export interface ActivityDeps {
   paths: ProjectPaths;
   artifacts: ArtifactStore;
+  /** The cluster of the `kubernetes` runtime; without it those activities fail saying none is configured. */
+  kubernetes?: KubernetesDeps;
 }
 
 /** The activities of the `stowage` task queue. */
@@ -20,5 +23,6 @@ export function createActivities(deps: ActivityDeps) {
     ...createLoadActivities(deps.paths, deps.artifacts),
     ...createPipelineActivities(deps.artifacts),
     ...createRepackActivities(deps.artifacts),
+    ...createKubernetesActivities(deps.kubernetes, deps.artifacts, deps.paths.root),
   };
 }

@@ -2,6 +2,8 @@ import { ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/w
 import type { createActivities } from '../activities';
 import type { DeviceLayout, RoutingTable } from '../src/domain/load-sweep';
 import { servedInstances } from '../src/domain/pipeline-stages';
+import type { KubernetesTarget } from '../activities/kubernetes/types';
+import { rolloutKubernetes, type RolloutKubernetesResult } from './rollout-kubernetes';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -10,7 +12,11 @@ export interface RolloutInput {
   deploymentId: string;
   placement: DeviceLayout;
   processor: string;
-  runtime: 'local';
+  runtime: 'local' | 'kubernetes';
+  /** runtime kubernetes only (workflows/rollout-kubernetes.ts): the placement id, trace records, cluster. */
+  placementId?: string;
+  traceBatches?: string[];
+  kubernetes?: KubernetesTarget;
   /** The deployment these servers replace; retired once the new ones are ready. */
   previousDeploymentId?: string;
   maxBatch?: number;
@@ -21,9 +27,10 @@ export interface RolloutResult {
   deploymentId: string;
   routingTableKey: string;
   routingTable: RoutingTable;
-  servers: { device: number; url: string; pid: number; models: string[] }[];
+  servers: { device: number; url: string; pid?: number; name?: string; models: string[] }[];
   reused: boolean;
   retired: number;
+  kubernetes?: RolloutKubernetesResult['kubernetes'];
 }
 
 const NON_RETRYABLE = ['InvalidInput', 'ModelNotTraced', 'ModelServerStartFailed'];
@@ -44,6 +51,15 @@ const quick = proxyActivities<Activities>({
  * so a failed rollout leaves the old fleet serving. A retried start reuses ready servers of this deployment.
  */
 export async function rollout(input: RolloutInput): Promise<RolloutResult> {
+  if (input.runtime === 'kubernetes') {
+    return rolloutKubernetes({
+      ...input,
+      runtime: 'kubernetes',
+      placementId: input.placementId!,
+      traceBatches: input.traceBatches!,
+      kubernetes: input.kubernetes!,
+    });
+  }
   if (input.runtime !== 'local') {
     throw ApplicationFailure.nonRetryable(`runtime ${input.runtime} is not available yet`, 'InvalidInput');
   }

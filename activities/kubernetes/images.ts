@@ -1,9 +1,11 @@
+import { ECRClient } from '@aws-sdk/client-ecr';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { ZodError } from 'zod';
 import type { ProjectPaths } from '../../src/config/paths';
 import { BuildahFailed, buildahConfigFromEnv, ImageToolMissing } from '../../src/images/buildah';
 import { BuildContextError } from '../../src/images/context';
 import { registryCredentials } from '../../src/images/credentials';
+import { EcrCredentials } from '../../src/images/ecr';
 import { RegistryRefused } from '../../src/images/registry';
 import {
   buildServerImage,
@@ -26,17 +28,19 @@ const HEARTBEAT_EVERY_MS = 5_000;
 
 /**
  * Image settings from the worker's environment: buildah's STOWAGE_BUILDAH* settings, push credentials
- * (STOWAGE_REGISTRY_*; ECR registries through `ecr`), and STOWAGE_INSECURE_REGISTRIES, a comma list
- * of registries spoken to over plain HTTP.
+ * (STOWAGE_REGISTRY_*; Amazon ECR registries through GetAuthorizationToken with the SDK's default
+ * credential chain, unless `ecr` says otherwise), and STOWAGE_INSECURE_REGISTRIES, a comma list of
+ * registries spoken to over plain HTTP. Nothing talks to AWS until an ECR registry is used.
  */
 export function imageSettingsFromEnv(
   paths: ProjectPaths,
-  options: { env?: NodeJS.ProcessEnv; ecr?: Parameters<typeof registryCredentials>[0]['ecr'] } = {},
+  options: { env?: NodeJS.ProcessEnv; ecr?: EcrCredentials } = {},
 ): ImageBuildSettings {
   const env = options.env ?? process.env;
+  const ecr = options.ecr ?? new EcrCredentials((region) => new ECRClient({ region }));
   return {
     buildah: buildahConfigFromEnv(env),
-    credentials: registryCredentials({ env, ecr: options.ecr }),
+    credentials: registryCredentials({ env, ecr }),
     insecureRegistries: (env.STOWAGE_INSECURE_REGISTRIES ?? '')
       .split(',')
       .map((r) => r.trim())

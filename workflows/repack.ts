@@ -15,6 +15,7 @@ import {
   type RepackProgress,
   type RepackResult,
   type RepackStage,
+  runKeyOf,
   traceOptionsFor,
 } from '../src/domain/repack';
 import {
@@ -70,7 +71,7 @@ export async function repack(raw: RepackInputJson): Promise<RepackResult> {
     });
   }
   const input = parsed.input;
-  const runId = workflowInfo().workflowId;
+  const runId = runKeyOf(workflowInfo().workflowId);
   const progress: RepackProgress = {
     stage: 'inventory',
     models: 0,

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { isArtifactKey } from '../artifacts/keys';
 import { ConfigError } from '../config/temporal';
 import { ID_PATTERN, ID_RULE } from '../domain/ids';
+import { RepackInputSchema } from '../domain/repack';
 import { StowageRuntime } from '../domain/search-attributes';
 import { STOWAGE_TASK_QUEUE } from '../domain/task-queues';
 import { DEFAULT_INVENTORY_KEY } from '../inventory';
@@ -22,6 +23,8 @@ export { DEFAULT_INVENTORY_KEY };
  */
 
 export const REPACK_WORKFLOW_TYPE = 'repack';
+
+const repack = RepackInputSchema.shape;
 
 const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 const DURATION = /^([1-9][0-9]{0,5})(s|m|h|d)$/;
@@ -72,8 +75,28 @@ export const RepackScheduleSpecSchema = z
     catchupWindow: duration(10_000).default('10m'),
     paused: z.boolean().optional(),
     runtime: PipelineInputSchema.shape.runtime,
+    // The rest of the repack input, passed through when given (the workflow's own defaults otherwise).
+    catalog: repack.catalog,
+    limits: repack.limits.removeDefault().optional(),
+    processors: repack.processors.removeDefault().optional(),
+    trace: repack.trace.removeDefault().optional(),
+    expectedRatePerModel: repack.expectedRatePerModel.removeDefault().optional(),
+    packTimeLimitMs: repack.packTimeLimitMs,
   })
   .strict();
+
+/** Fields copied as they are from a schedule spec into every run's repack input. */
+const PASSED_THROUGH = [
+  'name',
+  'minSavingsFraction',
+  'maxMoves',
+  'catalog',
+  'limits',
+  'processors',
+  'trace',
+  'expectedRatePerModel',
+  'packTimeLimitMs',
+] as const;
 
 export type RepackScheduleSpec = z.infer<typeof RepackScheduleSpecSchema>;
 export type RepackScheduleSpecJson = z.input<typeof RepackScheduleSpecSchema>;
@@ -124,9 +147,7 @@ export function parseRepackScheduleSpec(raw: unknown): RepackScheduleSpec {
 /** The one JSON argument every scheduled run gets: the repack workflow's input. */
 export function repackArgsOf(spec: RepackScheduleSpec): Record<string, unknown> {
   const args: Record<string, unknown> = { inventory: spec.inventory, runtime: spec.runtime };
-  if (spec.name !== undefined) args.name = spec.name;
-  if (spec.minSavingsFraction !== undefined) args.minSavingsFraction = spec.minSavingsFraction;
-  if (spec.maxMoves !== undefined) args.maxMoves = spec.maxMoves;
+  for (const field of PASSED_THROUGH) if (spec[field] !== undefined) args[field] = spec[field];
   return args;
 }
 

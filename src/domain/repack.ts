@@ -61,6 +61,14 @@ export function parseRepackInput(raw: unknown): ParsedRepackInput {
   return parsed.success && problems.length === 0 ? { ok: true, input: parsed.data } : { ok: false, problems };
 }
 
+/**
+ * The run's name in artifact keys, server records and child ids. Scheduled runs carry the scheduled time
+ * in their workflow id ("…-2026-01-31T06:00:00Z"), and ":" is no artifact-key character.
+ */
+export function runKeyOf(workflowId: string): string {
+  return workflowId.replace(/[^A-Za-z0-9._-]/g, '-');
+}
+
 /** What traceModels gets for one model: the run's trace options under the model's own. */
 export function traceOptionsFor(
   input: { trace: RepackInput['trace']; expectedRatePerModel: number },

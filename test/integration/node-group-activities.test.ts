@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { CreateClusterCommand, CreateNodegroupCommand, EKSClient } from '@aws-sdk/client-eks';
-import type { V1Node } from '@kubernetes/client-node';
+import { CoreV1Api, type V1Node } from '@kubernetes/client-node';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
 import { NativeConnection, Worker } from '@temporalio/worker';
@@ -12,6 +12,7 @@ import {
 import { describeNodeGroups, NODE_GROUP_LABEL, type NodeGroupTarget } from '../../src/aws/node-groups';
 import { connectWorker } from '../../src/temporal/connect';
 import type { DevStack } from '../../src/dev/stack';
+import { testKube } from '../support/kube';
 import { moto, type Moto } from '../support/moto';
 import { testStack } from '../support/stack';
 
@@ -162,5 +163,97 @@ describe('node group activities in a real worker (Temporal dev server, moto EKS)
       return true;
     });
     assert.deepEqual(await describeNodeGroups(eks, clusterName), before);
+  });
+});
+
+/**
+ * The same activity against the test cluster's real kube-apiserver, whose nodes kwok simulates with the
+ * labels EKS gives a managed group's nodes: the node count follows moto's desired size asynchronously,
+ * as EKS's autoscaling group would, and the activity waits on the real API's Ready conditions.
+ */
+describe('node group activities against a real API server (kwok nodes, moto EKS)', function () {
+  this.timeout(600_000);
+  let m: Moto;
+  let eks: EKSClient;
+  let stack: DevStack;
+  let connection: NativeConnection;
+  let worker: Worker;
+  let running: Promise<void>;
+  let clusterName: string;
+  const joining: Promise<void>[] = [];
+  const group = 'ng-eks-c5';
+  const taskQueue = `node-groups-kube-${randomBytes(4).toString('hex')}`;
+
+  before(async () => {
+    const [aws, devStack, kube] = await Promise.all([moto(), testStack(), testKube()]);
+    [m, stack] = [aws, devStack];
+    eks = new EKSClient({ endpoint: m.endpoint, region: m.region, credentials: m.credentials });
+    clusterName = `stowage-${randomBytes(4).toString('hex')}`;
+    await eks.send(
+      new CreateClusterCommand({
+        name: clusterName,
+        roleArn: ROLE,
+        resourcesVpcConfig: { subnetIds: SUBNETS },
+      }),
+    );
+    await eks.send(
+      new CreateNodegroupCommand({
+        clusterName,
+        nodegroupName: group,
+        nodeRole: ROLE,
+        subnets: SUBNETS,
+        instanceTypes: ['c5.xlarge'],
+        scalingConfig: { minSize: 0, maxSize: 3, desiredSize: 1 },
+      }),
+    );
+    await kube.addNodeGroup({
+      name: group,
+      instanceType: 'c5.xlarge',
+      count: 1,
+      allocatable: { cpu: '3920m', memory: '6900Mi', pods: 58 },
+    });
+    const core = kube.kubeConfig().makeApiClient(CoreV1Api);
+    connection = await connectWorker(stack.temporal);
+    worker = await Worker.create({
+      connection,
+      namespace: stack.temporal.namespace,
+      taskQueue,
+      workflowsPath: require.resolve('../support/node-group-workflow'),
+      activities: createNodeGroupActivities({
+        eks,
+        kubeApi: () => core,
+        // Not awaited, as EKS answers UpdateNodegroupConfig before any instance has joined.
+        afterScale: async (target) =>
+          void joining.push(kube.scaleNodeGroup(target.group, target.desiredSize)),
+      }),
+    });
+    running = worker.run();
+  });
+
+  after(async () => {
+    await Promise.allSettled(joining);
+    worker?.shutdown();
+    await running;
+    await connection?.close();
+  });
+
+  it('scales the group up and returns once the API server reports its nodes Ready', async () => {
+    const result: ScaleNodeGroupsResult = await stack.client.workflow.execute('scaleNodeGroupsOnce', {
+      taskQueue,
+      workflowId: `scale-kube-${clusterName}`,
+      args: [{ clusterName, instances: { 'c5.xlarge': 3 }, direction: 'up', readyTimeoutMs: 300_000 }],
+    });
+    assert.deepEqual(result.changed, [group]);
+    assert.deepEqual(
+      result.plan.targets.map((t) => [t.group, t.currentSize, t.desiredSize]),
+      [[group, 1, 3]],
+    );
+    const core = (await testKube()).kubeConfig().makeApiClient(CoreV1Api);
+    const { items } = await core.listNode({ labelSelector: `${NODE_GROUP_LABEL}=${group}` });
+    assert.equal(items.length, 3);
+    assert.ok(
+      items.every((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')),
+    );
+    await Promise.all(joining);
   });
 });

@@ -76,7 +76,7 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
     loggerInstance: logger,
     bodyLimit: limits.bodyLimitBytes,
     // Long enough for the longest valid workflow id, so an over-long one gets a 400 that says so.
-    maxParamLength: 1024,
+    routerOptions: { maxParamLength: 1024 },
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     return503OnClosing: true,

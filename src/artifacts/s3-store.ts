@@ -1,13 +1,18 @@
 import { createHash } from 'node:crypto';
 import {
   AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  type CompletedPart,
   GetObjectCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
+  ListPartsCommand,
+  type Part,
   PutObjectCommand,
   S3Client,
   S3ServiceException,
   type HeadObjectCommandOutput,
+  UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
@@ -56,8 +61,8 @@ export function parseS3Root(root: string): { bucket: string; prefix: string } {
  * The artifact store in S3 (DESIGN.md "Artifact store", `s3://bucket/prefix`). Every object carries its
  * SHA-256 as metadata, so a write whose content is already there is skipped (re-runs are cheap) and a
  * read is checked end to end, including multipart objects whose S3 checksum only covers the parts.
- * A multipart upload that a crashed writer left behind is aborted before the key is written again; the
- * upload then starts over (parts are not carried across processes).
+ * A multipart upload that a killed writer left behind is continued when every part it holds is a part
+ * of the data being written (only the missing parts go up); one holding anything else is aborted.
  */
 export class S3ArtifactStore implements ArtifactStore {
   readonly root: string;
@@ -153,7 +158,7 @@ export class S3ArtifactStore implements ArtifactStore {
       );
       return result;
     }
-    await this.abortStaleUploads(Key);
+    if (await this.resumeUpload(Key, body, result.sha256)) return result;
     // Until CompleteMultipartUpload readers see the previous object (or none): never half of this one.
     const upload = new Upload({
       client: this.client,
@@ -193,14 +198,95 @@ export class S3ArtifactStore implements ArtifactStore {
     }
   }
 
-  private async abortStaleUploads(Key: string): Promise<void> {
+  /**
+   * Continues an interrupted multipart upload of this key if its parts are parts of `body` (checked by
+   * SHA-256 where S3 lists one, else by the part's MD5 ETag), uploading only the missing ones; aborts
+   * every upload it cannot continue. True when the object is complete and carries `sha256`.
+   */
+  private async resumeUpload(Key: string, body: Buffer, sha256: string): Promise<boolean> {
+    let resumed = false;
     for (const UploadId of await this.listUploads(Key)) {
+      if (!resumed) {
+        const parts = await this.listParts(Key, UploadId);
+        const partSize = parts.find((p) => p.PartNumber === 1)?.Size ?? this.partSize;
+        if (partSize >= 5 * MiB && parts.every((part) => partMatches(part, body, partSize))) {
+          resumed = await this.completeUpload(Key, UploadId, body, partSize, parts, sha256);
+          if (resumed) continue;
+        }
+      }
       await this.client
         .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId }))
         .catch((err: unknown) => {
           // Another writer finishing or aborting the same upload meanwhile is fine.
           if (!(err instanceof S3ServiceException && err.name === 'NoSuchUpload')) throw err;
         });
+    }
+    return resumed;
+  }
+
+  private async completeUpload(
+    Key: string,
+    UploadId: string,
+    body: Buffer,
+    partSize: number,
+    present: Part[],
+    sha256: string,
+  ): Promise<boolean> {
+    const count = Math.ceil(body.length / partSize);
+    const have = new Set(present.map((p) => p.PartNumber));
+    const missing = Array.from({ length: count }, (_, i) => i + 1).filter((n) => !have.has(n));
+    const queue = [...missing];
+    const uploadOne = async (): Promise<void> => {
+      for (let n = queue.shift(); n !== undefined; n = queue.shift()) {
+        const slice = body.subarray((n - 1) * partSize, n * partSize);
+        await this.client.send(
+          new UploadPartCommand({
+            Bucket: this.bucket,
+            Key,
+            UploadId,
+            PartNumber: n,
+            Body: slice,
+            ChecksumSHA256: createHash('sha256').update(slice).digest('base64'),
+          }),
+        );
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.queueSize, missing.length) }, uploadOne));
+    const parts: CompletedPart[] = (await this.listParts(Key, UploadId))
+      .filter((p) => p.PartNumber! <= count)
+      .map((p) => ({
+        PartNumber: p.PartNumber,
+        ETag: p.ETag,
+        ChecksumSHA256:
+          p.ChecksumSHA256 ??
+          createHash('sha256')
+            .update(body.subarray((p.PartNumber! - 1) * partSize, p.PartNumber! * partSize))
+            .digest('base64'),
+      }));
+    await this.client.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: this.bucket,
+        Key,
+        UploadId,
+        MultipartUpload: { Parts: parts },
+      }),
+    );
+    // The interrupted writer set the metadata when it began: it must name this content, or the object is
+    // written afresh (its parts matched, so this only happens when another content shared every part).
+    const head = await this.head(Key);
+    return head?.Metadata?.[SHA256_META] === sha256 && head.ContentLength === body.length;
+  }
+
+  private async listParts(Key: string, UploadId: string): Promise<Part[]> {
+    const parts: Part[] = [];
+    let PartNumberMarker: string | undefined;
+    for (;;) {
+      const page = await this.client.send(
+        new ListPartsCommand({ Bucket: this.bucket, Key, UploadId, PartNumberMarker }),
+      );
+      parts.push(...(page.Parts ?? []));
+      if (!page.IsTruncated) return parts;
+      PartNumberMarker = page.NextPartNumberMarker;
     }
   }
 
@@ -237,6 +323,17 @@ export class S3ArtifactStore implements ArtifactStore {
       { code: 'NoSuchBucket', cause: err },
     );
   }
+}
+
+/** Whether a listed part holds the bytes of `body` at its position. */
+function partMatches(part: Part, body: Buffer, partSize: number): boolean {
+  const n = part.PartNumber;
+  if (n === undefined || n < 1) return false;
+  const slice = body.subarray((n - 1) * partSize, n * partSize);
+  if (slice.length === 0 || slice.length !== part.Size) return false;
+  if (part.ChecksumSHA256) return part.ChecksumSHA256 === createHash('sha256').update(slice).digest('base64');
+  // Without a listed checksum the ETag is the part's MD5 (not under SSE-KMS: those uploads are aborted).
+  return part.ETag?.replace(/"/g, '') === createHash('md5').update(slice).digest('hex');
 }
 
 function sha256Hex(data: Buffer): string {

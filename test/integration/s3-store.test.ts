@@ -136,29 +136,85 @@ describe('artifact store (S3, against moto: the only AWS stand-in)', function ()
     assert.deepEqual(calls, ['HeadObjectCommand'], 'the large object is not uploaded twice');
   });
 
-  it('aborts a multipart upload a killed writer left behind, then uploads the object', async () => {
-    const store = new S3ArtifactStore(root(), {
-      endpoint: m.endpoint,
-      region: m.region,
-      credentials: m.credentials,
-      partSizeBytes: 5 * MiB,
-      multipartThresholdBytes: 5 * MiB,
-    });
-    const key = 'models/interrupted/cpu/k1/model.pt';
-    const Key = `${store.prefix}/${key}`;
-    const { UploadId } = await raw.send(
-      new CreateMultipartUploadCommand({ Bucket: bucket, Key, ChecksumAlgorithm: 'SHA256' }),
-    );
-    await raw.send(
-      new UploadPartCommand({ Bucket: bucket, Key, UploadId, PartNumber: 1, Body: randomBytes(5 * MiB) }),
-    );
-    assert.deepEqual(await store.pendingUploads(key), [UploadId]);
-    assert.equal(await store.exists(key), false, 'an unfinished upload is no object');
+  describe('a multipart upload a killed writer left behind', () => {
+    const data = randomBytes(12 * MiB); // parts of 5 + 5 + 2 MiB
+    const part = (n: number) => data.subarray((n - 1) * 5 * MiB, n * 5 * MiB);
+    const sha256 = createHash('sha256').update(data).digest('hex');
 
-    const data = randomBytes(11 * MiB);
-    await store.write(key, data);
-    assert.deepEqual(await store.pendingUploads(key), []);
-    assert.ok((await store.read(key)).equals(data));
+    /** What a writer killed after `parts` parts leaves: an upload S3 keeps until someone completes or aborts it. */
+    async function interrupted(store: S3ArtifactStore, key: string, parts: Buffer[], metadataSha = sha256) {
+      const Key = `${store.prefix}/${key}`;
+      const { UploadId } = await raw.send(
+        new CreateMultipartUploadCommand({
+          Bucket: bucket,
+          Key,
+          ChecksumAlgorithm: 'SHA256',
+          Metadata: { sha256: metadataSha },
+        }),
+      );
+      for (const [i, Body] of parts.entries()) {
+        await raw.send(
+          new UploadPartCommand({
+            Bucket: bucket,
+            Key,
+            UploadId,
+            PartNumber: i + 1,
+            Body,
+            ChecksumSHA256: createHash('sha256').update(Body).digest('base64'),
+          }),
+        );
+      }
+      return UploadId!;
+    }
+
+    const storeFor = () => {
+      const { client, calls } = recordingClient(m);
+      const store = new S3ArtifactStore(root(), {
+        client,
+        partSizeBytes: 5 * MiB,
+        multipartThresholdBytes: 5 * MiB,
+      });
+      return { store, calls };
+    };
+
+    it('is continued: only the missing parts are uploaded', async () => {
+      const { store, calls } = storeFor();
+      const key = 'models/resumed/cpu/k1/model.pt';
+      const uploadId = await interrupted(store, key, [part(1), part(2)]);
+      assert.deepEqual(await store.pendingUploads(key), [uploadId]);
+      assert.equal(await store.exists(key), false, 'an unfinished upload is no object');
+
+      calls.length = 0;
+      await store.write(key, data);
+      assert.equal(calls.filter((c) => c === 'UploadPartCommand').length, 1, calls.join(' '));
+      assert.ok(!calls.includes('CreateMultipartUploadCommand'), calls.join(' '));
+      assert.ok(calls.includes('CompleteMultipartUploadCommand'));
+      assert.deepEqual(await store.pendingUploads(key), []);
+      assert.ok((await store.read(key)).equals(data));
+    });
+
+    it('is aborted when its parts hold other bytes, and the object is uploaded afresh', async () => {
+      const { store, calls } = storeFor();
+      const key = 'models/restarted/cpu/k1/model.pt';
+      await interrupted(store, key, [part(1), randomBytes(5 * MiB)]);
+      calls.length = 0;
+      await store.write(key, data);
+      assert.ok(calls.includes('AbortMultipartUploadCommand'), calls.join(' '));
+      assert.equal(calls.filter((c) => c === 'UploadPartCommand').length, 3, calls.join(' '));
+      assert.deepEqual(await store.pendingUploads(key), []);
+      assert.ok((await store.read(key)).equals(data));
+    });
+
+    it('is written afresh when it was begun for other content that shared its parts', async () => {
+      const { store } = storeFor();
+      const key = 'models/other-content/cpu/k1/model.pt';
+      await interrupted(store, key, [part(1)], 'f'.repeat(64));
+      await store.write(key, data);
+      const head = await raw.send(new HeadObjectCommand({ Bucket: bucket, Key: `${store.prefix}/${key}` }));
+      assert.equal(head.Metadata?.sha256, sha256);
+      assert.deepEqual(await store.pendingUploads(key), []);
+      assert.ok((await store.read(key)).equals(data));
+    });
   });
 
   it('says so when the bucket does not exist', async () => {

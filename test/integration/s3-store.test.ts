@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import {
   CreateBucketCommand,
@@ -10,6 +11,7 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { ArtifactChecksumError, S3ArtifactStore } from '../../src/artifacts/s3-store';
+import { projectPaths } from '../../src/config/paths';
 import { openArtifactStore } from '../../src/artifacts/store';
 import { artifactStoreContract } from '../support/artifact-store-contract';
 import { moto, type Moto } from '../support/moto';
@@ -224,6 +226,37 @@ describe('artifact store (S3, against moto: the only AWS stand-in)', function ()
       store.write('a.json', '{}'),
       /artifact root s3:\/\/stowage-missing-[0-9a-f]+\/x does not exist/,
     );
+  });
+
+  it('shares objects with the Python tracer, which finds the same S3 through STOWAGE_S3_ENDPOINT', async () => {
+    const store = open() as S3ArtifactStore;
+    await store.write('models/shared/cpu/k1/profile.json', '{"from":"typescript"}');
+    const script = [
+      'import sys',
+      'from stowage_tracer.artifacts import ArtifactStore',
+      'store = ArtifactStore.from_uri(sys.argv[1])',
+      'sys.stdout.write(store.read_bytes("models/shared/cpu/k1/profile.json").decode())',
+      'store.write_bytes("models/shared/cpu/k1/model.pt", b"from python")',
+    ].join('\n');
+    const out = execFileSync(projectPaths().python, ['-c', script, store.root], {
+      cwd: projectPaths().pythonTracer,
+      env: {
+        ...process.env,
+        STOWAGE_S3_ENDPOINT: m.endpoint,
+        AWS_ACCESS_KEY_ID: m.credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: m.credentials.secretAccessKey,
+        AWS_DEFAULT_REGION: m.region,
+        AWS_CONFIG_FILE: '/dev/null',
+        AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+      },
+    });
+    assert.equal(out.toString(), '{"from":"typescript"}');
+    // Python wrote the SHA-256 metadata too, so this read is checked end to end.
+    const head = await raw.send(
+      new HeadObjectCommand({ Bucket: bucket, Key: `${store.prefix}/models/shared/cpu/k1/model.pt` }),
+    );
+    assert.equal(head.Metadata?.sha256, createHash('sha256').update('from python').digest('hex'));
+    assert.equal((await store.read('models/shared/cpu/k1/model.pt')).toString(), 'from python');
   });
 
   it('takes its endpoint from STOWAGE_S3_ENDPOINT, else the SDK-wide variables', () => {

@@ -70,7 +70,9 @@ export interface PackRepackResult {
   start: string[][];
   retire: { runId: string; device: number }[];
   keep: number;
+  /** The first MAX_LISTED of them: the whole list is in the run's plan (runs/<runId>/repack-plan.json). */
   unplaced: { id: string; reason: string }[];
+  unplacedCount: number;
 }
 
 /** What packRepack leaves for commitRepack: everything but the servers that the rollout starts. */
@@ -86,6 +88,9 @@ export const fleetKeys = {
   current: (name: string) => assertArtifactKey(`fleet/${name}/current.json`),
   demands: (name: string, hash: string) => assertArtifactKey(`fleet/${name}/demands-${hash}.json`),
 };
+
+/** Lists that travel in results are capped: a 100,000-model inventory must not fill the history. */
+const MAX_LISTED = 50;
 
 const sha = (value: unknown) => createHash('sha256').update(JSON.stringify(value)).digest('hex');
 
@@ -283,10 +288,12 @@ export function createRepackActivities(artifacts: ArtifactStore) {
         start: rollsOut ? change.start : [],
         retire: rollsOut ? change.retire.map((s) => ({ runId: s.deploymentId, device: s.device })) : [],
         keep: rollsOut ? change.keep.length : (fleet?.servers.length ?? 0),
-        unplaced,
+        unplaced: unplaced.slice(0, MAX_LISTED),
+        unplacedCount: unplaced.length,
       };
       const plan: RepackPlan = {
         ...result,
+        unplaced,
         name: input.name,
         inventory: input.inventory,
         demandsKey,

@@ -251,8 +251,12 @@ export interface RepackResult {
   changedDevices: number;
   keptServers: number;
   retiredServers: number;
+  /** At most 50; `unplacedCount` has the total (the run's plan artifact lists them all). */
   unplaced: { id: string; reason: string }[];
+  unplacedCount: number;
+  /** At most 50; `traceFailureCount` has the total. */
   traceFailures: { modelId: string; message: string }[];
+  traceFailureCount: number;
   smokeTest?: { requests: number; failures: number; p50Ms: number; maxMs: number };
   /** runs/<runId>/repack.json: this run's record, written whatever the decision. */
   record: string;

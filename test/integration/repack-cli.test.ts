@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { deleteSchedule, ScheduleNotFoundError, type ScheduleSummary } from '../../src/client/schedules';
+import { projectPaths } from '../../src/config/paths';
+import { toolPath } from '../../src/dev/tools';
 import { runCli, type CliResult } from '../support/cli';
 import { testPaths, testStack, testStateDir } from '../support/stack';
 
@@ -196,5 +199,40 @@ describe('stowage schedule and models commands', function () {
     assert.deepEqual(deleted, { id: scheduleId, deleted: true });
     for (const command of ['describe', 'pause', 'trigger', 'delete'])
       failsWith(await cli(['schedule', command, scheduleId, ...temporal()]), /no schedule with id/);
+  });
+  it('the official temporal CLI starts repack by type name with the example JSON', async () => {
+    const stack = await testStack();
+    const example = JSON.parse(
+      fs.readFileSync(path.join(projectPaths().root, 'examples', 'repack.local.json'), 'utf8'),
+    ) as Record<string, unknown>;
+    // An inventory this test run never writes: the run must parse the example and get as far as reading it.
+    const file = path.join(testStateDir(), `repack-example-${suffix}.json`);
+    fs.writeFileSync(file, JSON.stringify({ ...example, inventory: `inventory/example-${suffix}.json` }));
+    const workflowId = `official-cli-repack-${suffix}`;
+    execFileSync(toolPath(projectPaths(), 'temporal'), [
+      'workflow',
+      'start',
+      '--task-queue',
+      'stowage',
+      '--type',
+      'repack',
+      '--workflow-id',
+      workflowId,
+      '--input-file',
+      file,
+      '--address',
+      address,
+    ]);
+    const handle = stack.client.workflow.getHandle(workflowId);
+    const err = await handle.result().then(
+      () => assert.fail('a run on a missing inventory must fail'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof WorkflowFailedError);
+    assert.match(
+      String((err.cause?.cause as Error | undefined)?.message),
+      new RegExp(`inventory/example-${suffix}.json does not exist`),
+    );
+    assert.equal((await handle.describe()).searchAttributes.StowageRuntime?.[0], 'local');
   });
 });

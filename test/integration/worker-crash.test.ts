@@ -1,102 +1,131 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import type { PipelineResult } from '../../src/domain/pipeline';
-import { projectPaths, type ProjectPaths } from '../../src/config/paths';
-import { parseTemporalOptions } from '../../src/config/temporal';
-import type { ManagedChild } from '../../src/dev/child';
-import { freePort } from '../../src/dev/ports';
-import { startPythonWorker } from '../../src/dev/python-worker';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { PipelineProgress, PipelineResult } from '../../src/domain/pipeline';
 import { makeTinyModels } from '../../src/dev/tiny-models';
-import { startEmbeddedServer } from '../../src/dev/temporal-server';
 import { STOWAGE_TASK_QUEUE } from '../../src/domain/task-queues';
 import { progressQuery } from '../../workflows/pipeline';
-import { STOWAGE_BIN } from '../support/cli';
+import { killServers, recordedServers, traceFolders, waitFor } from '../support/fleet-state';
+import { OwnStack } from '../support/own-stack';
+import { isAlive } from '../support/processes';
+import { activityAttempts, completedTraces, eventsOf, startedChildren, tally } from '../support/run-history';
 
 /**
- * The TypeScript worker SIGKILLed mid-pipeline. It runs in-process in the shared test stack, so this
- * test has a stack of its own where the worker is a separate `stowage worker` process.
+ * The TypeScript worker SIGKILLed mid-pipeline. It runs in-process in the shared test stack, so these
+ * tests have a stack of their own where the worker is a separate `stowage worker` process.
  */
 describe('pipeline: the TypeScript worker is SIGKILLed mid-run', function () {
   this.timeout(600_000);
-  let paths: ProjectPaths;
-  let server: ManagedChild;
-  let tracer: ManagedChild;
-  let client: Client;
-  let address: string;
-  const workers: ChildProcess[] = [];
-
-  function startTsWorker(): ChildProcess {
-    const proc = spawn(process.execPath, [STOWAGE_BIN, 'worker', '--temporal-address', address], {
-      env: { ...process.env, STOWAGE_STATE_DIR: paths.state, STOWAGE_ARTIFACTS: paths.artifacts },
-      stdio: ['ignore', 'ignore', 'ignore'],
-    });
-    workers.push(proc);
-    return proc;
-  }
+  let stack: OwnStack;
+  const runs: string[] = [];
 
   before(async () => {
-    const state = fs.mkdtempSync(path.join(os.tmpdir(), 'stowage-crash-'));
-    paths = { ...projectPaths(), state, artifacts: path.join(state, 'artifacts') };
-    const port = await freePort();
-    address = `127.0.0.1:${port}`;
-    server = await startEmbeddedServer(paths, {
-      port,
-      uiPort: await freePort(),
-      dbFile: path.join(state, 'temporal.db'),
-      namespace: 'default',
-      headless: true,
-      logFile: path.join(state, 'logs', 'temporal.log'),
-    });
-    tracer = await startPythonWorker(paths, {
-      temporal: parseTemporalOptions({ address }),
-      processors: ['cpu'],
-      logFile: path.join(state, 'logs', 'python-tracer.log'),
-    });
-    client = new Client({ connection: await Connection.connect({ address }) });
+    stack = await OwnStack.start({ name: 'crash' });
   });
+
+  // A worker left from an earlier test would pick up the next run's tasks and dodge its kill.
+  afterEach(() => stack?.killTsWorkers());
 
   after(async () => {
-    for (const w of workers) w.kill('SIGKILL');
-    await client?.connection.close();
-    await tracer?.stop(3000);
-    await server?.stop(3000);
-    if (paths) fs.rmSync(paths.state, { recursive: true, force: true });
+    if (!stack) return;
+    for (const runId of runs) killServers(recordedServers(stack.paths.state, runId));
+    await stack.stop();
   });
 
-  it('completes on a restarted worker, with each trace batch and the deploy run once', async () => {
-    const sources = await makeTinyModels(paths, { out: path.join(paths.artifacts, 'src'), count: 2 });
-    const first = startTsWorker();
-    const handle = await client.workflow.start('pipeline', {
+  async function start(prefix: string): Promise<{ handle: WorkflowHandle; ids: string[] }> {
+    const sources = await makeTinyModels(stack.paths, {
+      out: path.join(stack.paths.artifacts, `${prefix}-sources`),
+      count: 2,
+      prefix,
+    });
+    const ids = sources.map((_, i) => `${prefix}-${i}`);
+    const handle = await stack.client.workflow.start('pipeline', {
       taskQueue: STOWAGE_TASK_QUEUE,
-      workflowId: 'crash-pipeline',
+      workflowId: `${prefix}-pipeline`,
       args: [
         {
-          name: 'crash',
-          models: sources.map((source, i) => ({ id: `crash-${i}`, source })),
+          name: prefix,
+          models: sources.map((source, i) => ({ id: ids[i], source })),
           trace: { sequenceLength: 32 },
           loadTest: { stepSeconds: 2, maxSteps: 2 },
         },
       ],
     });
-    for (;;) {
-      const progress = await handle.query(progressQuery).catch(() => undefined);
-      if (progress?.stage === 'trace') break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    first.kill('SIGKILL');
-    await new Promise((r) => first.once('exit', r));
-    startTsWorker();
+    runs.push(handle.workflowId);
+    return { handle, ids };
+  }
+
+  const stageOf = async (handle: WorkflowHandle) =>
+    (await handle.query(progressQuery).catch(() => undefined))?.stage;
+
+  it('completes on a restarted worker, with each trace batch and the deploy run once', async () => {
+    const first = stack.startTsWorker();
+    const { handle } = await start('crash');
+    await waitFor(async () => (await stageOf(handle)) === 'trace', 100);
+    await stack.killTsWorker(first);
+    stack.startTsWorker();
 
     const result = (await handle.result()) as PipelineResult;
     assert.equal(result.modelsServed, 2);
-    const history = await handle.fetchHistory();
-    const children = (history.events ?? [])
-      .map((e) => e.startChildWorkflowExecutionInitiatedEventAttributes?.workflowType?.name)
-      .filter(Boolean);
-    assert.deepEqual(children, ['traceModels', 'rollout', 'loadSweep'], 'each child ran once');
+    assert.deepEqual(
+      startedChildren(await eventsOf(handle)).map((c) => c.type),
+      ['traceModels', 'rollout', 'loadSweep'],
+      'each child ran once',
+    );
+  });
+
+  it('killed while deploying: one set of model servers, the first set gone, no duplicated artifact or trace', async () => {
+    const first = stack.startTsWorker();
+    const { handle, ids } = await start('deploykill');
+    // Kill once the first servers are spawned and loading: the half-started deployment is what must not leak.
+    let before: number[] = [];
+    await waitFor(async () => {
+      if ((await stageOf(handle)) !== 'deploy') return false;
+      before = recordedServers(stack.paths.state, handle.workflowId).map((s) => s.pid);
+      return before.length > 0;
+    }, 50);
+    await stack.killTsWorker(first);
+    stack.startTsWorker();
+
+    const result = (await handle.result()) as PipelineResult;
+    assert.equal(result.modelsServed, 2);
+
+    const events = await eventsOf(handle);
+    const children = startedChildren(events);
+    assert.deepEqual(
+      children.map((c) => c.type),
+      ['traceModels', 'rollout', 'loadSweep'],
+      'each child ran once',
+    );
+    const rollout = await eventsOf(stack.client.workflow.getHandle(children[1].workflowId));
+    const startAttempts = activityAttempts(rollout, 'startModelServers');
+    assert.equal(startAttempts.length, 1, 'startModelServers scheduled once');
+    assert.ok(
+      startAttempts[0] > 1,
+      `the kill landed on the running server start (attempt ${startAttempts[0]})`,
+    );
+
+    const progress: PipelineProgress = await handle.query(progressQuery);
+    const servers = recordedServers(stack.paths.state, handle.workflowId);
+    assert.equal(servers.length, progress.stages.deploy.done, 'exactly one server per deployed device');
+    for (const s of servers) {
+      assert.ok(isAlive(s.pid), `server ${s.pid} serves`);
+      assert.ok(!before.includes(s.pid), `server ${s.pid} is not one of the killed worker's`);
+    }
+    for (const pid of before) assert.equal(isAlive(pid), false, `the first start's server ${pid} is gone`);
+
+    assert.deepEqual(
+      tally((await completedTraces(stack.client, handle)).map((t) => t.modelId)),
+      Object.fromEntries(ids.map((id) => [id, 1])),
+      'one completed trace per model',
+    );
+    for (const id of ids) assert.equal(traceFolders(stack.paths.artifacts, id).length, 1, `${id}: one trace`);
+    const runFiles = fs.readdirSync(path.join(stack.paths.artifacts, 'runs', handle.workflowId));
+    assert.deepEqual(
+      runFiles.filter((f) => f.startsWith('trace-')),
+      ['trace-cpu-0.json'],
+      'one trace batch record',
+    );
   });
 });

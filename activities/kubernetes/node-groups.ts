@@ -8,7 +8,7 @@ import {
   NodeGroupAtMaxError,
   NodeGroupMissingError,
   type NodeGroupPlan,
-  type NodeGroupTarget,
+  type NodeGroupScaling,
   type NodeLister,
   planNodeGroupSizes,
   waitForNodesReady,
@@ -23,7 +23,7 @@ export interface NodeGroupDeps {
    * Test environments only: what EKS's autoscaling group does after a desired-size change (make the nodes
    * exist). Production leaves it out: EKS launches the instances and they join the cluster by themselves.
    */
-  afterScale?: (target: NodeGroupTarget) => Promise<void>;
+  afterScale?: (target: NodeGroupScaling) => Promise<void>;
 }
 
 const PlanInputSchema = z

@@ -5,9 +5,9 @@ import {
   UpdateNodegroupConfigCommand,
 } from '@aws-sdk/client-eks';
 import type { V1Node } from '@kubernetes/client-node';
+import { NODE_GROUP_LABEL } from '../kubernetes/labels';
 
-/** EKS labels each node of a managed node group with the group's name (k8s-common brief). */
-export const NODE_GROUP_LABEL = 'eks.amazonaws.com/nodegroup';
+export { NODE_GROUP_LABEL };
 
 export interface NodeGroup {
   name: string;
@@ -59,7 +59,7 @@ export function instancesPerType(placement: { instances: { type: string }[] }): 
   return counts;
 }
 
-export interface NodeGroupTarget {
+export interface NodeGroupScaling {
   group: string;
   instanceType: string;
   minSize: number;
@@ -72,7 +72,7 @@ export interface NodeGroupPlan {
   clusterName: string;
   direction: 'up' | 'down';
   /** Groups of the managed instance types, in name order; others are never touched. */
-  targets: NodeGroupTarget[];
+  targets: NodeGroupScaling[];
 }
 
 export interface PlanInput {
@@ -130,7 +130,7 @@ export function planNodeGroupSizes(groups: NodeGroup[], input: PlanInput): NodeG
   });
   if (tooMany.length > 0) throw new NodeGroupAtMaxError(tooMany.join('; '));
 
-  const targets: NodeGroupTarget[] = [];
+  const targets: NodeGroupScaling[] = [];
   for (const [type, candidates] of [...byType].sort(([a], [b]) => (a < b ? -1 : 1))) {
     let remaining = input.instances[type] ?? 0;
     for (const group of candidates) {

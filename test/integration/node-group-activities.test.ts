@@ -9,7 +9,7 @@ import {
   createNodeGroupActivities,
   type ScaleNodeGroupsResult,
 } from '../../activities/kubernetes/node-groups';
-import { describeNodeGroups, NODE_GROUP_LABEL, type NodeGroupTarget } from '../../src/aws/node-groups';
+import { describeNodeGroups, NODE_GROUP_LABEL, type NodeGroupScaling } from '../../src/aws/node-groups';
 import { connectWorker } from '../../src/temporal/connect';
 import type { DevStack } from '../../src/dev/stack';
 import { testKube } from '../support/kube';
@@ -33,7 +33,7 @@ class JoiningNodes {
     for (let i = 0; i < count; i++) this.nodes.push({ group, readyAt });
   }
 
-  async afterScale(target: NodeGroupTarget): Promise<void> {
+  async afterScale(target: NodeGroupScaling): Promise<void> {
     const have = this.nodes.filter((n) => n.group === target.group).length;
     this.add(target.group, Math.max(0, target.desiredSize - have), Date.now() + JOIN_MS);
   }

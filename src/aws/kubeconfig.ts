@@ -46,6 +46,8 @@ export interface EksKubeConfigInput {
   /** Default: the EKS client's own region and credentials, so the token is signed by the same identity. */
   region?: string;
   credentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider;
+  /** The clock tokens are signed and refreshed by (default Date.now; tests move it). */
+  now?: () => number;
 }
 
 export async function describeCluster(eks: EKSClient, clusterName: string): Promise<Cluster> {
@@ -72,6 +74,7 @@ export async function eksKubeConfig(
     clusterName: input.clusterName,
     region: input.region ?? (await input.eks.config.region()),
     credentials: input.credentials ?? input.eks.config.credentials,
+    now: input.now ? new Date(input.now()) : undefined,
   });
   return { kubeConfig: kubeConfigFromCluster(cluster, token), expiresAt };
 }
@@ -83,7 +86,8 @@ export async function eksKubeConfig(
 export function eksKubeConfigSource(input: EksKubeConfigInput): () => Promise<KubeConfig> {
   let current: { kubeConfig: KubeConfig; expiresAt: Date } | undefined;
   return async () => {
-    if (!current || current.expiresAt.getTime() - Date.now() < 60_000) current = await eksKubeConfig(input);
+    const now = input.now ?? Date.now;
+    if (!current || current.expiresAt.getTime() - now() < 60_000) current = await eksKubeConfig(input);
     return current.kubeConfig;
   };
 }

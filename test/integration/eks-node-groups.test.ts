@@ -4,7 +4,7 @@ import { CreateClusterCommand, CreateNodegroupCommand, EKSClient } from '@aws-sd
 import { ApplicationFailure } from '@temporalio/common';
 import { createNodeGroupActivities } from '../../activities/kubernetes/node-groups';
 import { eksTokenUrl } from '../../src/aws/eks-token';
-import { eksKubeConfig } from '../../src/aws/kubeconfig';
+import { eksKubeConfig, eksKubeConfigSource } from '../../src/aws/kubeconfig';
 import {
   applyNodeGroupPlan,
   describeNodeGroups,
@@ -226,5 +226,21 @@ describe('EKS node groups (against moto, the only AWS stand-in)', function () {
     assert.equal(url.hostname, 'sts.us-east-1.amazonaws.com');
     assert.match(url.searchParams.get('X-Amz-Credential')!, /^test\/\d{8}\/us-east-1\/sts\/aws4_request$/);
     assert.ok(expiresAt.getTime() > Date.now() + 13 * 60_000);
+  });
+
+  it('keeps one kubeconfig until its token is a minute from expiry, then makes a new one', async () => {
+    const clusterName = await createCluster(eks, []);
+    let clock = Date.parse('2024-05-01T12:00:00Z');
+    const source = eksKubeConfigSource({ eks, clusterName, now: () => clock });
+    const first = await source();
+    clock += 12 * 60_000;
+    assert.equal(await source(), first, 'the token still has 2 minutes');
+    clock += 60_000 + 1;
+    const second = await source();
+    assert.notEqual(second, first);
+    const signedAt = (k: typeof first) =>
+      eksTokenUrl(k.getCurrentUser()!.token!).searchParams.get('X-Amz-Date');
+    assert.equal(signedAt(first), '20240501T120000Z');
+    assert.equal(signedAt(second), '20240501T121300Z');
   });
 });

@@ -174,11 +174,6 @@ export async function repack(raw: RepackInputJson): Promise<RepackResult> {
         maxMs: figures.maxMs,
       };
     }
-    if (plan.retire.length > 0) {
-      enter('retire');
-      await servers.stopModelServerDevices({ servers: plan.retire });
-    }
-
     enter('record');
     const result: RepackResult = {
       decision: plan.decision,
@@ -214,6 +209,13 @@ export async function repack(raw: RepackInputJson): Promise<RepackResult> {
     });
     result.record = committed.record;
     result.fleetState = committed.fleetState;
+    // The fleet state names the new servers from here on: a failure now must not stop them, and the
+    // replaced servers are retired only after the state stops naming them.
+    startedServers = false;
+    if (plan.retire.length > 0) {
+      enter('retire');
+      await servers.stopModelServerDevices({ servers: plan.retire });
+    }
     progress.stage = 'done';
     upsertSearchAttributes([{ key: StowageStage, value: `repack-${plan.decision}` }]);
     return result;

@@ -217,8 +217,8 @@ export const REPACK_STAGES = [
   'pack',
   'deploy',
   'smoke-test',
-  'retire',
   'record',
+  'retire',
 ] as const;
 export type RepackStage = (typeof REPACK_STAGES)[number];
 

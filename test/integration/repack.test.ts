@@ -21,7 +21,7 @@ import {
 } from '../../src/domain/repack';
 import { STOWAGE_TASK_QUEUE } from '../../src/domain/task-queues';
 import { makeTinyModels } from '../../src/dev/tiny-models';
-import { addModel } from '../../src/inventory';
+import { addModel, removeModel } from '../../src/inventory';
 import { repackProgressQuery } from '../../workflows/repack';
 import { recordHistory } from '../support/histories';
 import { testPaths, testStack } from '../support/stack';
@@ -213,6 +213,41 @@ describe('repack workflow and its schedule', function () {
     assert.equal(record.decision, 'no-change');
     const described = await secondHandle.describe();
     assert.equal(described.searchAttributes.StowageRuntime?.[0], 'local', 'the schedule sets the runtime');
+  });
+
+  it('retires the server of a removed model after the new state is recorded, keeping the others', async () => {
+    const stack = await testStack();
+    const before = await fleetState();
+    await removeModel(store(), 'rp-1', inventory);
+    const handle = await stack.client.workflow.start('repack', {
+      taskQueue: STOWAGE_TASK_QUEUE,
+      workflowId: `repack-removed-${suffix}`,
+      args: [common],
+    });
+    deployments.add(handle.workflowId);
+    const result = (await handle.result()) as RepackResult;
+    recordHistory(handle, stack.temporal.address, 'repack-model-removed');
+
+    assert.equal(result.decision, 'rolled-out', result.reason);
+    assert.equal(result.removed, 1);
+    assert.ok(result.retiredServers >= 1);
+    assert.deepEqual(await childTypes(handle), [], 'nothing new to trace');
+    const activities = await activityTypes(handle);
+    assert.ok(
+      activities.indexOf('commitRepack') < activities.indexOf('stopModelServerDevices'),
+      'the state stops naming a server before it is stopped',
+    );
+    const after = await fleetState();
+    assert.deepEqual(after.servers.flatMap((s) => s.models).sort(), ['rp-0', 'rp-2', 'rp-3']);
+    const gone = before.servers.filter((s) => !after.servers.some((a) => a.pid === s.pid));
+    assert.equal(gone.length, result.retiredServers);
+    assert.ok(gone.some((s) => s.models.includes('rp-1')));
+    for (const s of gone) assert.equal(isServerAlive(s.pid), false, `retired server ${s.pid} stopped`);
+    for (const s of after.servers) assert.ok(isServerAlive(s.pid), `server ${s.pid} serves`);
+    assert.equal(
+      after.servers.filter((s) => s.deploymentId !== runKeyOf(handle.workflowId)).length,
+      result.keptServers,
+    );
   });
 
   it('rejects bad input with every problem before any activity', async () => {

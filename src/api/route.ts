@@ -84,14 +84,11 @@ export function defineRoute<P, Q, B>(route: ApiRoute<P, Q, B>): ApiRoute {
 function parseWith<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, raw: unknown, where: string): T {
   const parsed = schema.safeParse(raw ?? {});
   if (parsed.success) return parsed.data;
-  throw new ApiProblem(
-    'badRequest',
-    `invalid ${where}`,
-    parsed.error.issues.map((issue) => ({
-      parameter: issue.path.length > 0 ? String(issue.path[0]) : where,
-      detail: issue.message,
-    })),
-  );
+  const errors = parsed.error.issues.map((issue) => ({
+    parameter: issue.path.length > 0 ? String(issue.path[0]) : where,
+    detail: issue.message,
+  }));
+  throw new ApiProblem('badRequest', `invalid ${where} ${errors[0].parameter}: ${errors[0].detail}`, errors);
 }
 
 function parseBody(route: ApiRoute, request: FastifyRequest): unknown {

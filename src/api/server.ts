@@ -1,4 +1,4 @@
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { buildOpenApi } from './openapi';
 import { ApiProblem, sendProblem } from './problems';
@@ -19,18 +19,56 @@ export type { ApiDeps, ApiLimits } from './route';
 
 /** Headers worth a log line; Authorization (and anything like it) never is. */
 const LOGGED_HEADERS = ['host', 'user-agent', 'content-type', 'content-length', 'accept', 'idempotency-key'];
+/** Query parameters the API knows; any other value (a token a client put in the URL) is not logged. */
+const LOGGED_QUERY = new Set(['stage', 'runtime', 'status', 'limit']);
 
-function serializeRequest(
-  req: FastifyRequest | { method?: string; url?: string; headers?: Record<string, unknown> },
-) {
-  const headers = (req as { headers?: Record<string, unknown> }).headers ?? {};
+function loggedUrl(url: string | undefined): string | undefined {
+  if (!url || !url.includes('?')) return url;
+  const [pathPart, query] = url.split('?', 2);
+  const kept = query
+    .split('&')
+    .map((pair) => {
+      const name = pair.split('=', 1)[0];
+      return LOGGED_QUERY.has(name) ? pair : `${name}=[redacted]`;
+    })
+    .join('&');
+  return `${pathPart}?${kept}`;
+}
+
+function serializeRequest(req: { method?: string; url?: string; headers?: Record<string, unknown> }) {
+  const headers = req.headers ?? {};
   return {
     method: req.method,
-    url: req.url,
+    url: loggedUrl(req.url),
     headers: Object.fromEntries(
       LOGGED_HEADERS.filter((h) => headers[h] !== undefined).map((h) => [h, headers[h]]),
     ),
   };
+}
+
+/**
+ * JSON.parse with the reason kept (Fastify's parser answers every failure with the same sentence) and
+ * prototype-pollution keys refused outright: no handler ever sees "__proto__" or constructor.prototype.
+ */
+export function parseJsonBody(text: string): unknown {
+  if (text.trim() === '') throw new ApiProblem('badRequest', 'the JSON body is empty');
+  try {
+    return JSON.parse(text, function (key, value) {
+      if (
+        key === '__proto__' ||
+        (key === 'constructor' && value !== null && typeof value === 'object' && 'prototype' in value)
+      ) {
+        throw new ApiProblem(
+          'badRequest',
+          `the JSON body uses the key "${key}", which is refused (prototype pollution)`,
+        );
+      }
+      return value;
+    });
+  } catch (err) {
+    if (err instanceof ApiProblem) throw err;
+    throw new ApiProblem('badRequest', `the body is not valid JSON: ${(err as Error).message}`);
+  }
 }
 
 /** Fastify's own errors (body parsing, limits) as problem details. */
@@ -43,8 +81,12 @@ function frameworkProblem(error: FastifyError): ApiProblem | undefined {
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
-    case 'FST_ERR_BAD_URL':
       return new ApiProblem('badRequest', error.message);
+    case 'FST_ERR_BAD_URL':
+      return new ApiProblem('badRequest', 'the path is not valid percent-encoded UTF-8');
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      // Fastify's own message repeats the whole path; the limit is all a client needs to hear.
+      return new ApiProblem('uriTooLong', 'a path parameter is longer than 1024 characters');
   }
   if (error instanceof SyntaxError || error.statusCode === 400) {
     // Malformed JSON and the parser's refusal of "__proto__" / "constructor.prototype" keys.
@@ -80,11 +122,23 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     return503OnClosing: true,
+    // Errors the router raises before any route runs (bad percent-encoding, over-long parameters).
+    frameworkErrors: (error, _request, reply) => {
+      const problem = frameworkProblem(error) ?? new ApiProblem('badRequest', 'the request cannot be routed');
+      return sendProblem(reply, problem.problem, problem.headers);
+    },
     ...(deps.https ? { https: deps.https } : {}),
   }) as unknown as FastifyInstance;
 
   // JSON only: text/plain (Fastify's other default) would hand handlers strings they never expect.
-  app.removeContentTypeParser(['text/plain']);
+  app.removeContentTypeParser(['text/plain', 'application/json']);
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    try {
+      done(null, parseJsonBody(body as string));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
   installAuth(app, deps.tokens);
 
   app.setErrorHandler((error: FastifyError, request, reply) => {

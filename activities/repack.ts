@@ -266,15 +266,15 @@ export function createRepackActivities(artifacts: ArtifactStore) {
         served.flatMap((i) => i.devices),
         retraced,
       );
-      const rollsOut = decision !== 'no-change' && (change.start.length > 0 || change.retire.length > 0);
+      // A rollout may restart nothing (a cheaper type for the same device groups): the state still moves on.
+      const rollsOut = decision !== 'no-change';
       const unplaced = [
         ...untraced.map((id) => ({ id, reason: 'not traced (see traceFailures)' })),
         ...placement.unplaced,
       ];
       const result: PackRepackResult = {
-        decision: rollsOut ? decision : 'no-change',
-        reason:
-          rollsOut || decision === 'no-change' ? reason : `${reason}, but every device keeps its models`,
+        decision,
+        reason,
         costBefore: fleet?.costPerHour ?? null,
         costAfter: rollsOut ? placement.costPerHour : (fleet?.costPerHour ?? placement.costPerHour),
         candidateCostPerHour: placement.costPerHour,

@@ -250,6 +250,45 @@ describe('repack workflow and its schedule', function () {
     );
   });
 
+  it('rolls out for a cheaper placement only when it saves the share asked for', async () => {
+    const stack = await testStack();
+    const before = await fleetState();
+    // The same devices on a cheaper instance type: a 41% saving with nothing to restart.
+    const cheaper = [...catalog, { ...catalog[0], name: 'test-cpu-b', pricePerHour: 0.1 }];
+    const run = async (minSavingsFraction: number, tag: string) => {
+      const handle = await stack.client.workflow.start('repack', {
+        taskQueue: STOWAGE_TASK_QUEUE,
+        workflowId: `repack-${tag}-${suffix}`,
+        args: [{ ...common, catalog: cheaper, minSavingsFraction }],
+      });
+      deployments.add(handle.workflowId);
+      return (await handle.result()) as RepackResult;
+    };
+
+    const held = await run(0.5, 'held');
+    assert.equal(held.decision, 'no-change', held.reason);
+    assert.match(held.reason, /saves only 41\.2% \(50\.0% asked\)/);
+    assert.equal(held.costAfter, 0.17);
+    assert.equal(held.placement, before.placementKey);
+    assert.equal((await fleetState()).placementKey, before.placementKey);
+
+    const taken = await run(0.2, 'taken');
+    assert.equal(taken.decision, 'rolled-out', taken.reason);
+    assert.match(taken.reason, /saves 41\.2%/);
+    assert.equal(taken.costBefore, 0.17);
+    assert.equal(taken.costAfter, 0.1);
+    assert.equal(taken.changedDevices, 0);
+    assert.equal(taken.retiredServers, 0);
+    const after = await fleetState();
+    assert.equal(after.costPerHour, 0.1);
+    assert.notEqual(after.placementKey, before.placementKey);
+    assert.deepEqual(
+      after.servers.map((s) => s.pid),
+      before.servers.map((s) => s.pid),
+      'the same device groups keep their servers',
+    );
+  });
+
   it('rejects bad input with every problem before any activity', async () => {
     const stack = await testStack();
     const handle = await stack.client.workflow.start('repack', {

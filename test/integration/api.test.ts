@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import https from 'node:https';
+import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
@@ -11,7 +14,7 @@ import { makeTinyModels } from '../../src/dev/tiny-models';
 import { createLogger } from '../../src/logging';
 import type { PipelineInputJson } from '../../src/pipeline/input';
 import { allHistoriesText, type HttpResult, newToken, request } from '../support/api-http';
-import { runCli } from '../support/cli';
+import { runCli, STOWAGE_BIN } from '../support/cli';
 import { testPaths, testStack } from '../support/stack';
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 300_000): Promise<T> {
@@ -364,6 +367,92 @@ describe('HTTP API (real server, real Temporal, real workers)', function () {
     const approve = await runCli(['approve', 'pipeline-nope-1', '--json', ...flags], env);
     assert.equal(approve.code, 1);
     assert.match(approve.stderr, /no pipeline run with id pipeline-nope-1/);
+  });
+
+  it('`stowage api` serves HTTPS with its own certificate, takes tokens from the environment, stops on SIGTERM', async () => {
+    const stack = await testStack();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stowage-api-tls-'));
+    const [cert, key] = [path.join(dir, 'cert.pem'), path.join(dir, 'key.pem')];
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+      ],
+      { stdio: 'ignore' },
+    );
+    const token = newToken();
+    const env = {
+      ...process.env,
+      STOWAGE_API_TOKENS: `ops write ${token}`,
+      STOWAGE_ARTIFACTS: testPaths().artifacts,
+    };
+    const flags = ['--temporal-address', stack.temporal.address];
+    const child = spawn(
+      process.execPath,
+      [STOWAGE_BIN, 'api', '--port', '0', '--json', '--api-tls-cert', cert, '--api-tls-key', key, ...flags],
+      { env, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      const first = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (d) => {
+          out += d;
+          if (out.includes('\n')) resolve(out.split('\n')[0]);
+        });
+        child.once('exit', () => reject(new Error(`stowage api exited: ${stderr}`)));
+      });
+      const { url, tokens } = JSON.parse(first) as { url: string; tokens: string[] };
+      assert.match(url, /^https:\/\/127\.0\.0\.1:\d+$/);
+      assert.deepEqual(tokens, ['ops'], 'names only');
+      const ca = fs.readFileSync(cert);
+      const get = (p: string, auth?: string) =>
+        new Promise<{ status: number; body: string }>((resolve, reject) => {
+          https
+            .get(`${url}${p}`, { ca, headers: auth ? { authorization: `Bearer ${auth}` } : {} }, (res) => {
+              let body = '';
+              res.on('data', (d) => (body += d));
+              res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+            })
+            .on('error', reject);
+        });
+      assert.equal((await get('/healthz')).status, 200, 'TLS verified against the certificate');
+      assert.equal((await get(`/v1/pipelines/${finished}`)).status, 401);
+      const run = await get(`/v1/pipelines/${finished}`, token);
+      assert.equal(run.status, 200, run.body);
+      assert.equal(JSON.parse(run.body).status, 'COMPLETED');
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0, stderr);
+      assert.match(stderr, /"caller":"ops"/, 'it logs to stderr with the caller name');
+      assert.ok(!stderr.includes(token), 'never the token');
+    } finally {
+      child.kill('SIGKILL');
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    const open = await runCli(['api', '--host', '0.0.0.0', '--port', '0', ...flags], {
+      STOWAGE_API_TOKENS: `ops write ${token}`,
+    });
+    assert.equal(open.code, 1);
+    assert.match(open.stderr, /refusing to send bearer tokens in plain HTTP on 0\.0\.0\.0/);
+    const none = await runCli(['api', '--port', '0', ...flags], { STOWAGE_API_TOKENS: '' });
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /no API tokens/);
   });
 
   it('no API token appears in any workflow history or in the API log', async () => {

@@ -46,7 +46,14 @@ export function apiCommand(): Command {
   return addTemporalFlags(new Command('api'))
     .description('serve the HTTP API (pipelines, pack, schedules) until Ctrl-C')
     .addOption(
-      new Option('--port <port>', 'port to listen on').default(8080).argParser(positiveInt('--port')),
+      new Option('--port <port>', 'port to listen on (0: any free port, printed)')
+        .default(8080)
+        .argParser((v) => {
+          const n = Number(v);
+          if (!Number.isInteger(n) || n < 0 || n > 65535)
+            throw new Error(`--port must be 0..65535, got "${v}"`);
+          return n;
+        }),
     )
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option(

@@ -26,6 +26,19 @@ export function startedChildren(events: HistoryEvent[]): { type: string; workflo
     .map((a) => ({ type: a.workflowType?.name ?? '', workflowId: a.workflowId ?? '' }));
 }
 
+/** For each scheduled activity of `type`: the attempt its last start had (0 if it never started). */
+export function activityAttempts(events: HistoryEvent[], type: string): number[] {
+  const attempts = new Map<string, number>();
+  for (const e of events) {
+    if (e.activityTaskScheduledEventAttributes?.activityType?.name === type)
+      attempts.set(String(e.eventId), 0);
+    const started = e.activityTaskStartedEventAttributes;
+    const id = String(started?.scheduledEventId);
+    if (started && attempts.has(id)) attempts.set(id, started.attempt ?? 1);
+  }
+  return [...attempts.values()];
+}
+
 export interface CompletedTrace {
   modelId: string;
   /** The attempt that completed: above 1 when an earlier attempt was lost (a killed worker). */

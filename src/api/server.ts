@@ -1,3 +1,4 @@
+import { ServiceError } from '@temporalio/client';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { buildOpenApi } from './openapi';
@@ -97,6 +98,18 @@ function frameworkProblem(error: FastifyError): ApiProblem | undefined {
   return undefined;
 }
 
+/** Temporal out of reach is the caller's cue to retry, not a bug of the API. */
+function temporalProblem(error: Error): ApiProblem | undefined {
+  const grpcCode = (error.cause as { code?: number } | undefined)?.code ?? (error as { code?: unknown }).code;
+  const unreachable =
+    (error instanceof ServiceError && (grpcCode === 14 || grpcCode === 4)) ||
+    /UNAVAILABLE|Failed to connect|DEADLINE_EXCEEDED/.test(error.message);
+  if (!unreachable) return undefined;
+  return new ApiProblem('unavailable', 'Temporal is unreachable; retry later', undefined, {
+    'Retry-After': '5',
+  });
+}
+
 /**
  * The Stowage HTTP API. Every dependency comes in through `deps`, so tests run it against the real dev
  * server with their own tokens and artifact root; nothing here reads the environment.
@@ -142,9 +155,10 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
   installAuth(app, deps.tokens);
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const known = error instanceof ApiProblem ? error : frameworkProblem(error);
+    const known = error instanceof ApiProblem ? error : (frameworkProblem(error) ?? temporalProblem(error));
     if (known) {
       if (known.problem.status >= 500) request.log.error({ err: error }, 'request failed');
+      else request.log.info({ problem: known.problem.type, detail: known.problem.detail }, 'request refused');
       return sendProblem(reply, known.problem, known.headers);
     }
     request.log.error({ err: error }, 'unexpected error');

@@ -200,6 +200,58 @@ describe('stowage schedule and models commands', function () {
     for (const command of ['describe', 'pause', 'trigger', 'delete'])
       failsWith(await cli(['schedule', command, scheduleId, ...temporal()]), /no schedule with id/);
   });
+  it('schedule create --input gives every run the repack input of a file, flags winning', async () => {
+    const stack = await testStack();
+    const id = `cli-in-${suffix}`;
+    const example = path.join(projectPaths().root, 'examples', 'repack.local.json');
+    ok(
+      await cli([
+        'schedule',
+        'create',
+        '--every',
+        '6h',
+        '--id',
+        id,
+        '--input',
+        example,
+        '--inventory',
+        `inventory/in-${suffix}.json`,
+        '--max-moves',
+        '2',
+        '--paused',
+        ...temporal(),
+      ]),
+    );
+    try {
+      const described = await stack.client.schedule.getHandle(id).describe();
+      const expected = JSON.parse(fs.readFileSync(example, 'utf8')) as { trace: object };
+      // The spec is stored as validated: trace options carry their defaults.
+      const trace = { ...expected.trace, pipelineCores: 1, precision: 'auto' };
+      assert.deepEqual(described.action.args, [
+        { ...expected, trace, inventory: `inventory/in-${suffix}.json`, maxMoves: 2 },
+      ]);
+      assert.equal(described.policies.overlap, 'SKIP');
+      assert.equal(described.policies.catchupWindow, 600_000);
+    } finally {
+      await deleteSchedule(stack.client, id);
+    }
+    const bad = path.join(testStateDir(), `bad-repack-${suffix}.json`);
+    fs.writeFileSync(bad, JSON.stringify({ name: 'x', colour: 'red', trace: { sequenceLength: 0 } }));
+    const refused = await cli([
+      'schedule',
+      'create',
+      '--every',
+      '6h',
+      '--id',
+      `cli-bad-${suffix}`,
+      '--input',
+      bad,
+      ...temporal(),
+    ]);
+    failsWith(refused, /^\/trace\/sequenceLength: /m);
+    assert.match(refused.stderr, /Unrecognized key\(s\) in object: 'colour'/);
+  });
+
   it('the official temporal CLI starts repack by type name with the example JSON', async () => {
     const stack = await testStack();
     const example = JSON.parse(

@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { Command } from 'commander';
 import Table from 'cli-table3';
@@ -77,14 +79,30 @@ function parseTime(value: string, flag: string): Date {
   return time;
 }
 
+/** A repack input file: its fields become the schedule's (the spec checks them all). */
+function readRepackInput(file: string): Record<string, unknown> & { inventory?: string } {
+  const resolved = path.resolve(file);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(resolved, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`cannot read the repack input ${resolved}: ${(err as Error).message}`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new ConfigError(`the repack input ${resolved} must be one JSON object`);
+  }
+  return raw as Record<string, unknown>;
+}
+
 interface CreateFlags extends JsonFlags {
+  input?: string;
   every: string;
   id?: string;
   name?: string;
-  inventory: string;
+  inventory?: string;
   minSavings?: number;
   maxMoves?: number;
-  catchupWindow: string;
+  catchupWindow?: string;
   paused?: boolean;
 }
 
@@ -97,21 +115,27 @@ export function scheduleCommand(): Command {
       .requiredOption('--every <interval>', 'interval: 30s, 5m, 6h, 1d …')
       .option('--id <id>', 'schedule id (default: the fleet name)')
       .option('--name <fleet>', `fleet the runs keep current (default ${DEFAULT_FLEET_NAME})`)
-      .option('--inventory <key>', 'artifact key of the model inventory', DEFAULT_INVENTORY_KEY)
+      .option('--inventory <key>', `artifact key of the model inventory (default ${DEFAULT_INVENTORY_KEY})`)
       .option(
         '--min-savings <fraction>',
         'roll out for savings of at least this share (default 0.05)',
         Number,
       )
       .option('--max-moves <n>', 'at most this many placed models change device per run', Number)
-      .option('--catchup-window <interval>', 'how late a run missed during an outage may still start', '10m')
+      .option(
+        '--catchup-window <interval>',
+        'how late a run missed during an outage may still start (default 10m)',
+      )
       .option('--paused', 'create it paused')
+      .option('--input <file>', 'a repack input JSON (examples/repack.local.json) for every run; flags win')
       .action(async (flags: CreateFlags) => {
+        const base = flags.input ? readRepackInput(flags.input) : {};
         const spec: RepackScheduleSpecJson = {
-          id: flags.id ?? flags.name ?? DEFAULT_FLEET_NAME,
+          ...base,
+          id: flags.id ?? flags.name ?? (typeof base.name === 'string' ? base.name : DEFAULT_FLEET_NAME),
           every: flags.every,
-          inventory: flags.inventory,
-          catchupWindow: flags.catchupWindow,
+          ...(flags.inventory !== undefined ? { inventory: flags.inventory } : {}),
+          ...(flags.catchupWindow !== undefined ? { catchupWindow: flags.catchupWindow } : {}),
           ...(flags.name !== undefined ? { name: flags.name } : {}),
           ...(flags.minSavings !== undefined ? { minSavingsFraction: flags.minSavings } : {}),
           ...(flags.maxMoves !== undefined ? { maxMoves: flags.maxMoves } : {}),

@@ -100,6 +100,25 @@ async function writeInventory(store: ArtifactStore, key: string, models: ModelSp
   return { key, models, sha256: inventoryHash(models) };
 }
 
+/**
+ * Edits of one inventory run one after another within a process (the API server takes concurrent
+ * requests): each reads what the previous one wrote, so none is lost. Across processes (the CLI next to
+ * the API) the last writer wins; the store's atomic rename still means nobody reads half a file.
+ */
+const editing = new Map<string, Promise<unknown>>();
+
+function oneAtATime<T>(store: ArtifactStore, key: string, edit: () => Promise<T>): Promise<T> {
+  const id = `${store.root}\0${key}`;
+  const next = (editing.get(id) ?? Promise.resolve()).catch(() => undefined).then(edit);
+  editing.set(id, next);
+  void next
+    .finally(() => {
+      if (editing.get(id) === next) editing.delete(id);
+    })
+    .catch(() => undefined);
+  return next;
+}
+
 /** Adds one model; refuses a bad entry or an id already listed, and then writes nothing. */
 export async function addModel(
   store: ArtifactStore,
@@ -109,11 +128,14 @@ export async function addModel(
   checkedKey(key);
   const parsed = ModelSpecSchema.safeParse(spec);
   if (!parsed.success) throw new InventoryError('invalid model', describeProblems(parsed.error));
-  const current = (await readInventory(store, key))?.models ?? [];
-  if (current.some((m) => m.id === parsed.data.id)) {
-    throw new ModelExistsError(`model "${parsed.data.id}" is already in the inventory ${key}`);
-  }
-  return writeInventory(store, key, [...current, parsed.data]);
+  const model = parsed.data;
+  return oneAtATime(store, key, async () => {
+    const current = (await readInventory(store, key))?.models ?? [];
+    if (current.some((m) => m.id === model.id)) {
+      throw new ModelExistsError(`model "${model.id}" is already in the inventory ${key}`);
+    }
+    return writeInventory(store, key, [...current, model]);
+  });
 }
 
 /**
@@ -126,16 +148,18 @@ export async function removeModel(
   key = DEFAULT_INVENTORY_KEY,
 ): Promise<Inventory> {
   checkedKey(key);
-  const current = (await readInventory(store, key))?.models ?? [];
-  if (!current.some((m) => m.id === id)) {
-    throw new ModelNotFoundError(`model ${JSON.stringify(id)} is not in the inventory ${key}`);
-  }
-  if (current.length === 1) {
-    throw new InventoryError(`"${id}" is the last model of ${key}: an inventory lists at least one model`);
-  }
-  return writeInventory(
-    store,
-    key,
-    current.filter((m) => m.id !== id),
-  );
+  return oneAtATime(store, key, async () => {
+    const current = (await readInventory(store, key))?.models ?? [];
+    if (!current.some((m) => m.id === id)) {
+      throw new ModelNotFoundError(`model ${JSON.stringify(id)} is not in the inventory ${key}`);
+    }
+    if (current.length === 1) {
+      throw new InventoryError(`"${id}" is the last model of ${key}: an inventory lists at least one model`);
+    }
+    return writeInventory(
+      store,
+      key,
+      current.filter((m) => m.id !== id),
+    );
+  });
 }

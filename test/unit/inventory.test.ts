@@ -75,6 +75,23 @@ describe('model inventory (add, remove, list through the artifact store)', () =>
     await assert.rejects(readInventory(store, 'inventory/broken.json'), /is not JSON/);
   });
 
+  it('concurrent edits in one process all land', async () => {
+    const key = 'inventory/concurrent.json';
+    const ids = Array.from({ length: 20 }, (_, i) => `c-${i}`);
+    const settled = await Promise.allSettled([
+      ...ids.map((id) => addModel(store, { id, source: `./${id}` }, key)),
+      addModel(store, { id: 'c-3', source: './again' }, key),
+    ]);
+    assert.equal(settled.filter((s) => s.status === 'rejected').length, 1, 'only the duplicate is refused');
+    const listed = (await readInventory(store, key))!.models.map((m) => m.id);
+    assert.deepEqual([...listed].sort(), [...ids].sort());
+    await Promise.all(ids.slice(0, 10).map((id) => removeModel(store, id, key)));
+    assert.deepEqual(
+      (await readInventory(store, key))!.models.map((m) => m.id),
+      ids.slice(10),
+    );
+  });
+
   it('hashes the set of models, not the file layout', () => {
     const a = { id: 'a', source: 's1' };
     const b = { id: 'b', source: 's2' };

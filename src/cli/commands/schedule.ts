@@ -10,6 +10,7 @@ import {
   deleteSchedule,
   describeSchedule,
   listSchedules,
+  parseRepackScheduleSpec,
   pauseSchedule,
   type RepackScheduleSpecJson,
   ScheduleExistsError,
@@ -141,6 +142,7 @@ export function scheduleCommand(): Command {
           ...(flags.maxMoves !== undefined ? { maxMoves: flags.maxMoves } : {}),
           ...(flags.paused ? { paused: true } : {}),
         };
+        parseRepackScheduleSpec(spec); // a typo is reported before any connection is tried
         await withClient(flags, async (client) => {
           const created = await createRepackSchedule(client, spec);
           done(flags, created, `created schedule ${created.id}: repack every ${created.every}`);

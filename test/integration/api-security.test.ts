@@ -528,7 +528,9 @@ describe('HTTP API security (real server, real Temporal)', function () {
     }
     assert.equal(({} as Record<string, unknown>).polluted, undefined, 'no prototype was polluted');
 
-    // Visibility is eventually consistent: a sentinel started now shows once earlier starts would.
+    // Visibility is eventually consistent: a sentinel started now shows once earlier starts would. Only
+    // pipelines count: nothing else can be started through these routes (schedules are compared below),
+    // and other suites' schedules may legitimately start repack runs meanwhile.
     const sentinel = await client.workflow.start('pipeline', {
       taskQueue: STOWAGE_TASK_QUEUE,
       workflowId: `api-security-sentinel-${Date.now()}`,
@@ -537,7 +539,9 @@ describe('HTTP API security (real server, real Temporal)', function () {
     await sentinel.result().catch(() => undefined);
     const startedSince = async () => {
       const ids: string[] = [];
-      for await (const info of client.workflow.list({ query: `StartTime >= '${since}'` }))
+      for await (const info of client.workflow.list({
+        query: `WorkflowType = 'pipeline' AND StartTime >= '${since}'`,
+      }))
         ids.push(info.workflowId);
       return ids;
     };

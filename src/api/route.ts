@@ -20,7 +20,7 @@ export interface ApiLimits {
 
 export const DEFAULT_LIMITS: ApiLimits = {
   bodyLimitBytes: 1024 * 1024,
-  packMaxModels: 2000,
+  packMaxModels: 5000,
   packMaxInstanceTypes: 200,
   packMaxTimeLimitMs: 10_000,
   packConcurrency: 2,

@@ -1,7 +1,12 @@
-import { ApplicationFailure, CancellationScope, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  proxyActivities,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { createActivities } from '../activities';
-import type { KubernetesRolloutPlan, KubernetesTarget } from '../activities/kubernetes/types';
-import type { SmokeTestResult } from '../activities/kubernetes/smoke';
+import type { KubernetesRolloutPlan, KubernetesTarget, SmokeTestResult } from '../src/kubernetes/rollout';
 import type { DeviceLayout, RoutingTable } from '../src/domain/load-sweep';
 import { servedInstances } from '../src/domain/pipeline-stages';
 
@@ -86,13 +91,25 @@ export async function rolloutKubernetes(input: RolloutKubernetesInput): Promise<
     throw invalid('the placement has no model to deploy');
   }
   const placement = { instances: servedInstances(input.placement.instances) };
-  const plan: KubernetesRolloutPlan = await quick.planKubernetesRollout({
-    runId: workflowInfo().workflowId,
-    placementId: input.placementId,
-    placement,
-    traceBatches: input.traceBatches,
-    target,
-  });
+  let plan: KubernetesRolloutPlan;
+  try {
+    plan = await quick.planKubernetesRollout({
+      runId: workflowInfo().workflowId,
+      placementId: input.placementId,
+      placement,
+      traceBatches: input.traceBatches,
+      target,
+    });
+  } catch (err) {
+    // Nothing was applied yet: the run fails with the plan's own reason (bad input, cluster unreachable).
+    if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) {
+      throw ApplicationFailure.nonRetryable(
+        `rollout of placement ${input.placementId} refused, nothing was applied: ${err.cause.message}`,
+        err.cause.type ?? 'RolloutFailed',
+      );
+    }
+    throw err;
+  }
 
   const applied: string[] = [];
   const records: WaveRecord[] = [];
@@ -109,7 +126,7 @@ export async function rolloutKubernetes(input: RolloutKubernetesInput): Promise<
     if (applied.length > 0) {
       // The rollback must run even when the run is being cancelled.
       const undone = await CancellationScope.nonCancellable(() =>
-        quick.rollbackServers({ planKey: plan.planKey, names: applied }),
+        watch.rollbackServers({ planKey: plan.planKey, names: applied }),
       );
       const reason = (err as { cause?: Error }).cause?.message ?? (err as Error).message;
       throw ApplicationFailure.nonRetryable(
@@ -124,7 +141,7 @@ export async function rolloutKubernetes(input: RolloutKubernetesInput): Promise<
   }
 
   const routing = await quick.publishRoutingTable({ planKey: plan.planKey });
-  const gc = await quick.deleteRetiredServers({ planKey: plan.planKey });
+  const gc = await watch.deleteRetiredServers({ planKey: plan.planKey });
   return {
     deploymentId: input.deploymentId,
     routingTableKey: plan.planKey,

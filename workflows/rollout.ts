@@ -2,7 +2,7 @@ import { ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/w
 import type { createActivities } from '../activities';
 import type { DeviceLayout, RoutingTable } from '../src/domain/load-sweep';
 import { servedInstances } from '../src/domain/pipeline-stages';
-import type { KubernetesTarget } from '../activities/kubernetes/types';
+import type { KubernetesTarget } from '../src/kubernetes/rollout';
 import { rolloutKubernetes, type RolloutKubernetesResult } from './rollout-kubernetes';
 
 type Activities = ReturnType<typeof createActivities>;

@@ -30,7 +30,11 @@ import {
   statusOf,
 } from './client';
 import type { KubernetesDeps } from './client';
-import type { KubernetesRolloutPlan, PlanKubernetesRolloutInput, StoredPlan } from './types';
+import type {
+  KubernetesRolloutPlan,
+  PlanKubernetesRolloutInput,
+  StoredPlan,
+} from '../../src/kubernetes/rollout';
 
 const serverSelector = (fleet: string) =>
   `${MANAGED_BY}=${MANAGER},${FLEET}=${fleet},${COMPONENT}=model-server`;
@@ -103,7 +107,57 @@ async function podProblems(clients: KubeClients, namespace: string, server: stri
     return undefined;
   });
   const found = reasons.filter((r): r is string => r !== undefined);
-  return found.length > 0 ? found.join('; ') : `${pods.items.length} pod(s), none reporting a problem`;
+  return found.length > 0
+    ? found.join('; ')
+    : `${pods.items.length} pod(s), none reporting a problem now (${pods.items
+        .map((p) => `${p.metadata?.name} ${p.status?.phase} on ${p.spec?.nodeName ?? 'no node'}`)
+        .join(', ')}): the deadline passed before they became ready`;
+}
+
+/**
+ * Deletes servers and waits until their pods are gone too (foreground deletion): the devices they held
+ * are free when this returns, so the next wave — or a node-group scale-down — never races a dying pod.
+ */
+async function deleteServers(
+  k: KubeClients,
+  namespace: string,
+  names: string[],
+  timeoutMs = 300_000,
+): Promise<void> {
+  for (const name of names) {
+    await deleteIfPresent(k, `deployment ${name}`, () =>
+      k.apps.deleteNamespacedDeployment({ name, namespace, propagationPolicy: 'Foreground' }),
+    );
+    await deleteIfPresent(k, `service ${name}`, () => k.core.deleteNamespacedService({ name, namespace }));
+  }
+  const ctx = Context.current();
+  const started = Date.now();
+  let left = [...names];
+  while (left.length > 0) {
+    const still: string[] = [];
+    for (const name of left) {
+      const pods = await kubeCall(k, `list the pods of ${name}`, () =>
+        k.core.listNamespacedPod({ namespace, labelSelector: `${SERVER}=${name}` }),
+      );
+      const deployment = await kubeCall(k, `read deployment ${name}`, () =>
+        k.apps.readNamespacedDeployment({ name, namespace }).then(
+          () => true,
+          (err: unknown) => (statusOf(err) === 404 ? false : Promise.reject(err)),
+        ),
+      );
+      if (deployment || pods.items.length > 0) still.push(name);
+    }
+    left = still;
+    ctx.heartbeat({ deleting: left.length });
+    if (left.length === 0) break;
+    if (Date.now() - started > timeoutMs) {
+      throw ApplicationFailure.retryable(
+        `server(s) ${left.join(', ')} still have pods ${timeoutMs / 1000} s after deletion`,
+        'KubernetesError',
+      );
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
 }
 
 function rolledOut(d: V1Deployment): boolean {
@@ -331,14 +385,9 @@ export function createApplyActivities(deps: KubernetesDeps | undefined, artifact
           restored.push(name);
           continue;
         }
-        await deleteIfPresent(k, `deployment ${name}`, () =>
-          k.apps.deleteNamespacedDeployment({ name, namespace, propagationPolicy: 'Background' }),
-        );
-        await deleteIfPresent(k, `service ${name}`, () =>
-          k.core.deleteNamespacedService({ name, namespace }),
-        );
         deleted.push(name);
       }
+      await deleteServers(k, namespace, deleted);
       return { restored, deleted };
     },
 
@@ -353,7 +402,7 @@ export function createApplyActivities(deps: KubernetesDeps | undefined, artifact
 
     /**
      * Garbage collection after the new servers are ready: the fleet's servers labelled with another
-     * placement that the new placement does not hold. Servers kept across placements keep the label of
+     * placement that the new placement does not hold. Returns once their pods are gone. Servers kept across placements keep the label of
      * the placement that made them, so the name set decides, not the label alone.
      */
     async deleteRetiredServers(input: { planKey: string }): Promise<{ deleted: string[] }> {
@@ -370,24 +419,12 @@ export function createApplyActivities(deps: KubernetesDeps | undefined, artifact
           k.core.listNamespacedService({ namespace, labelSelector }),
         ),
       ]);
-      const deleted = new Set<string>();
-      for (const d of deployments.items) {
-        const name = d.metadata!.name!;
-        if (keep.has(name)) continue;
-        await deleteIfPresent(k, `deployment ${name}`, () =>
-          k.apps.deleteNamespacedDeployment({ name, namespace, propagationPolicy: 'Background' }),
-        );
-        deleted.add(name);
-      }
-      for (const s of services.items) {
-        const name = s.metadata!.name!;
-        if (keep.has(name)) continue;
-        await deleteIfPresent(k, `service ${name}`, () =>
-          k.core.deleteNamespacedService({ name, namespace }),
-        );
-        deleted.add(name);
-      }
-      return { deleted: [...deleted].sort() };
+      const deleted = [...deployments.items, ...services.items]
+        .map((o) => o.metadata!.name!)
+        .filter((name, i, all) => !keep.has(name) && all.indexOf(name) === i)
+        .sort();
+      await deleteServers(k, namespace, deleted);
+      return { deleted };
     },
   };
 }

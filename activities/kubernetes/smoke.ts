@@ -4,18 +4,7 @@ import type { StepFigures } from '../../src/domain/load-sweep';
 import { SERVER } from '../../src/kubernetes/labels';
 import { kubeCall, type KubernetesDeps, kubeClients } from './client';
 import { k6Scripts, KWOK_NODE_ANNOTATION, runK6Job } from './k6-job';
-import type { StoredPlan } from './types';
-
-export interface SmokeTestResult {
-  mode: 'k6' | 'skipped';
-  /** Why nothing was called (skipped only). */
-  reason?: string;
-  job?: string;
-  requests?: number;
-  failures?: number;
-  minMs?: number | null;
-  maxMs?: number | null;
-}
+import type { SmokeTestResult, StoredPlan } from '../../src/kubernetes/rollout';
 
 export const SIMULATED_SMOKE_REASON =
   'smoke test skipped: the servers run on simulated (kwok) nodes, where no container runs and no model can answer';

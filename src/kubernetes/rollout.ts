@@ -1,7 +1,11 @@
-import type { DeviceLayout, RoutingTable } from '../../src/domain/load-sweep';
-import type { Processor } from '../../src/domain/task-queues';
-import type { ServerDiff } from '../../src/kubernetes/diff';
-import type { KubeObject, NodeGroupTarget, ServerPlan } from '../../src/kubernetes/manifests';
+import type { DeviceLayout, RoutingTable } from '../domain/load-sweep';
+import type { Processor } from '../domain/task-queues';
+import type { ServerDiff } from './diff';
+import type { KubeObject, NodeGroupTarget, ServerPlan } from './manifests';
+
+/**
+ * Wire types of the Kubernetes rollout, shared by workflows/rollout-kubernetes.ts and its activities.
+ */
 
 /** Where and how a placement is rolled out on Kubernetes: the `kubernetes` settings of a pipeline. */
 export interface KubernetesTarget {
@@ -70,4 +74,15 @@ export interface StoredPlan {
   diff: ServerDiff;
   /** The live Deployments and Services of re-specced servers before this rollout: what rollback restores. */
   snapshots: KubeObject[];
+}
+
+export interface SmokeTestResult {
+  mode: 'k6' | 'skipped';
+  /** Why nothing was called (skipped only). */
+  reason?: string;
+  job?: string;
+  requests?: number;
+  failures?: number;
+  minMs?: number | null;
+  maxMs?: number | null;
 }

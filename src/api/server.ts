@@ -9,9 +9,11 @@ import {
   installAuth,
   registerRoutes,
   type ApiDeps,
+  type ApiLimits,
   type ApiRoute,
 } from './route';
 import { healthRoutes } from './routes/health';
+import { modelRoutes } from './routes/models';
 import { packRoutes } from './routes/pack';
 import { pipelineRoutes } from './routes/pipelines';
 import { scheduleRoutes } from './routes/schedules';
@@ -21,7 +23,7 @@ export type { ApiDeps, ApiLimits } from './route';
 /** Headers worth a log line; Authorization (and anything like it) never is. */
 const LOGGED_HEADERS = ['host', 'user-agent', 'content-type', 'content-length', 'accept', 'idempotency-key'];
 /** Query parameters the API knows; any other value (a token a client put in the URL) is not logged. */
-const LOGGED_QUERY = new Set(['stage', 'runtime', 'status', 'limit']);
+const LOGGED_QUERY = new Set(['stage', 'runtime', 'status', 'limit', 'inventory']);
 
 function loggedUrl(url: string | undefined): string | undefined {
   if (!url || !url.includes('?')) return url;
@@ -177,7 +179,7 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
     return payload;
   });
 
-  const routes: ApiRoute[] = [...healthRoutes, ...pipelineRoutes, ...packRoutes(limits), ...scheduleRoutes];
+  const routes = routeTable(limits);
   let document: Record<string, unknown> | undefined;
   const openApiRoute: ApiRoute = defineRoute({
     method: 'GET',
@@ -196,7 +198,11 @@ export function buildApiServer(deps: ApiDeps): FastifyInstance {
 
 export const API_VERSION = '1.0.0';
 
+function routeTable(limits: ApiLimits): ApiRoute[] {
+  return [...healthRoutes, ...pipelineRoutes, ...packRoutes(limits), ...scheduleRoutes, ...modelRoutes];
+}
+
 /** All routes, for documents and tests that enumerate them (the pack route with default limits). */
 export function apiRoutes(): ApiRoute[] {
-  return [...healthRoutes, ...pipelineRoutes, ...packRoutes(DEFAULT_LIMITS), ...scheduleRoutes];
+  return routeTable(DEFAULT_LIMITS);
 }

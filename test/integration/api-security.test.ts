@@ -433,6 +433,36 @@ describe('HTTP API security (real server, real Temporal)', function () {
       status: 401,
     },
     { name: 'SQL in the bearer token', path: '/v1/pipelines', token: "' OR '1'='1", status: 401 },
+    // The inventory: only inventory/<name>.json, only valid model entries.
+    {
+      name: 'inventory key traversal',
+      path: '/v1/models?inventory=inventory/../runs/x/report.json',
+      method: 'POST',
+      body: { id: 'x', source: 'y' },
+      status: 400,
+    },
+    {
+      name: 'inventory key outside inventory/',
+      path: '/v1/models?inventory=placements/p.json',
+      method: 'POST',
+      body: { id: 'x', source: 'y' },
+      status: 400,
+    },
+    {
+      name: 'inventory model id traversal',
+      path: '/v1/models',
+      method: 'POST',
+      body: { id: '../../etc', source: 'y' },
+      status: 422,
+    },
+    { name: 'inventory model id with shell', path: '/v1/models/x%3Bid', method: 'DELETE', status: 400 },
+    {
+      name: 'inventory extra field',
+      path: '/v1/models',
+      method: 'POST',
+      body: { id: 'x', source: 'y', cmd: 'id' },
+      status: 422,
+    },
     // Steering, packing and schedules.
     {
       name: 'approver spoofed in the body',

@@ -337,6 +337,48 @@ describe('HTTP API (real server, real Temporal, real workers)', function () {
     assertProblem(await request(base, 'DELETE', `/v1/schedules/${id}`, { token: writeToken }), 404);
   });
 
+  it('edits the model inventory: add, list, duplicate 409, remove, unknown 404, last model stays', async () => {
+    const q = `?inventory=inventory/api-${randomBytes(3).toString('hex')}.json`;
+    assertProblem(await get(`/v1/models${q}`), 404, /no inventory/);
+    const first = await post(`/v1/models${q}`, { id: 'inv-a', source: sources[0] });
+    assert.equal(first.status, 201, first.text);
+    const second = await post(`/v1/models${q}`, { id: 'inv-b', source: sources[1] });
+    assert.deepEqual(
+      second.json.models.map((m: { id: string }) => m.id),
+      ['inv-a', 'inv-b'],
+    );
+    assert.notEqual(second.json.sha256, first.json.sha256);
+    assertProblem(
+      await post(`/v1/models${q}`, { id: 'inv-a', source: 'x' }),
+      409,
+      /already in the inventory/,
+    );
+    const bad = await post(`/v1/models${q}`, { id: 'Inv_A', source: '' });
+    assertProblem(bad, 422);
+    assert.ok(
+      bad.json.errors.some((e: { pointer: string }) => e.pointer === '/id'),
+      bad.text,
+    );
+    const listed = await get(`/v1/models${q}`);
+    assert.equal(listed.json.models.length, 2);
+    const key = listed.json.key as string;
+    const stored = JSON.parse(fs.readFileSync(path.join(testPaths().artifacts, key), 'utf8'));
+    assert.deepEqual(stored.models, listed.json.models, 'the artifact is what the API shows');
+    const removed = await request(base, 'DELETE', `/v1/models/inv-a${q}`, { token: writeToken });
+    assert.equal(removed.status, 200, removed.text);
+    assert.deepEqual(
+      removed.json.models.map((m: { id: string }) => m.id),
+      ['inv-b'],
+    );
+    assertProblem(await request(base, 'DELETE', `/v1/models/inv-a${q}`, { token: writeToken }), 404);
+    assertProblem(
+      await request(base, 'DELETE', `/v1/models/inv-b${q}`, { token: writeToken }),
+      409,
+      /last model/,
+    );
+    assertProblem(await post('/v1/models?inventory=runs/x/report.json', { id: 'x', source: 'y' }), 400);
+  });
+
   it('serves /healthz without a token and /openapi.json with one', async () => {
     const health = await request(base, 'GET', '/healthz');
     assert.equal(health.status, 200);

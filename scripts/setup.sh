@@ -42,6 +42,32 @@ go_tool() { # name module version
   stamp "$name" "$version"
 }
 
+# The test cluster's binaries (kube-apiserver, kube-controller-manager, kube-scheduler, kwok) from the
+# module in tools/kube: its go.mod pins k8s.io/kubernetes, its staging modules and kwok, so go.mod + go.sum
+# are the whole input. One `go build` for all four shares the compiled k8s.io packages.
+KUBE_BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kwok)
+kube_step() {
+  local key log=.stowage/logs/setup-kube.log bin missing=0
+  key=$(fingerprint tools/kube/go.mod tools/kube/go.sum)
+  for bin in "${KUBE_BINARIES[@]}"; do [ -x ".tools/bin/$bin" ] || missing=1; done
+  if fresh kube "$key" && [ "$missing" = 0 ]; then return 0; fi
+  say "building the Kubernetes test cluster (${KUBE_BINARIES[*]}) from the Go module proxy (about 20 minutes on 2 cores the first time)"
+  mkdir -p .stowage/logs
+  local version; version=$(awk '$1 == "k8s.io/kubernetes" { print $2; exit }' tools/kube/go.mod)
+  local v=k8s.io/component-base/version minor=${version#v1.}
+  minor=${minor%%.*}
+  # The version stamp is what `kubectl version` and the API server's /version report.
+  if ! (cd tools/kube && GOFLAGS="-mod=readonly -buildvcs=false" go build -trimpath \
+      -ldflags "-s -w -X $v.gitVersion=$version -X $v.gitMajor=1 -X $v.gitMinor=$minor" \
+      -o "$root/.tools/bin/" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+      k8s.io/kubernetes/cmd/kube-scheduler sigs.k8s.io/kwok/cmd/kwok) > "$log" 2>&1; then
+    tail -20 "$log" >&2
+    say "building the Kubernetes test cluster failed; the whole log is $log"
+    return 1
+  fi
+  stamp kube "$key"
+}
+
 node_step() {
   local key; key=$(fingerprint package-lock.json)
   if fresh npm "$key" && [ -d node_modules ]; then return 0; fi
@@ -68,7 +94,8 @@ build_step() {
 apt_step
 # The Go builds are CPU-bound and the Python download is network-bound: run them side by side.
 ( go_tool temporal github.com/temporalio/cli/cmd/temporal "$TEMPORAL_CLI_VERSION" &&
-  go_tool k6 go.k6.io/k6 "$K6_VERSION" ) &
+  go_tool k6 go.k6.io/k6 "$K6_VERSION" &&
+  kube_step ) &
 tools_pid=$!
 python_step
 node_step

@@ -29,6 +29,12 @@ import {
 import type { Processor } from '../src/domain/task-queues';
 import { parsePipelineInput, type PipelineInput, type PipelineInputJson } from '../src/pipeline/input';
 import { loadSweep } from './load-sweep';
+import {
+  buildKubernetesImages,
+  kubernetesTarget,
+  scaleKubernetesNodeGroups,
+  testInCluster,
+} from './pipeline-kubernetes';
 import { rollout } from './rollout';
 import { traceModels } from './trace-models';
 
@@ -116,9 +122,16 @@ export async function pipeline(raw: PipelineInputJson): Promise<PipelineResult> 
     }
   }
 
+  // runtime kubernetes (workflows/pipeline-kubernetes.ts): no recorded run took these branches.
+  const kubernetes = input.runtime === 'kubernetes';
+  let images: Awaited<ReturnType<typeof buildKubernetesImages>> = {};
   try {
     await stage('build', async () => {
-      const envs = await build.prepareRuntime({ runtime: input.runtime, processors: input.processors });
+      if (kubernetes) {
+        images = await buildKubernetesImages(input, progress);
+        return;
+      }
+      const envs = await build.prepareRuntime({ runtime: 'local', processors: input.processors });
       progress.stages.build = {
         status: 'done',
         done: envs.length,
@@ -140,6 +153,7 @@ export async function pipeline(raw: PipelineInputJson): Promise<PipelineResult> 
     const served = { instances: servedInstances(placement.instances) };
     const deployment = await stage('deploy', async () => {
       progress.stages.deploy.total = served.instances.reduce((n, i) => n + i.devices.length, 0);
+      if (kubernetes) await scaleKubernetesNodeGroups(input, placement, 'up');
       const result = await executeChild(rollout, {
         workflowId: `${runId}-deploy`,
         args: [
@@ -148,15 +162,36 @@ export async function pipeline(raw: PipelineInputJson): Promise<PipelineResult> 
             placement: served,
             processor: placement.processors[0] ?? input.processors[0],
             runtime: input.runtime,
+            ...(kubernetes
+              ? {
+                  placementId: placement.placementId,
+                  traceBatches: trace.batches,
+                  kubernetes: kubernetesTarget(input, images),
+                }
+              : {}),
           },
         ],
       });
+      // Scale down only now: the rollout returns after the retired servers' pods are gone.
+      if (kubernetes) await scaleKubernetesNodeGroups(input, placement, 'down');
       progress.stages.deploy.done = result.servers.length;
       progress.stages.deploy.detail = `${result.servers.length} server(s)${result.reused ? ' (reused)' : ''}`;
       return result;
     });
 
     const sweep = await stage('test', async () => {
+      if (kubernetes) {
+        const result = await testInCluster(input, runId, placement, served);
+        progress.stages.test = {
+          status: 'done',
+          done: result.steps.length,
+          total: result.steps.length,
+          detail: result.knee
+            ? `knee ${Math.round(result.knee.achievedRate)} req/s at P90 ${result.knee.p90Ms?.toFixed(1)} ms`
+            : result.stopReason,
+        };
+        return result;
+      }
       const typeName = placement.instances[0]?.type ?? 'local-cpu';
       const result = await executeChild(loadSweep, {
         workflowId: `${runId}-test`,

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { isArtifactKey } from '../artifacts/keys';
 import { ID_PATTERN, ID_RULE } from '../domain/ids';
 import { PROCESSORS } from '../domain/task-queues';
+import { DNS_LABEL } from '../kubernetes/names';
 
 /**
  * PipelineInput: the ONE JSON object the `pipeline` workflow takes (DESIGN.md). The same schema validates
@@ -47,6 +48,68 @@ export const InstanceTypeSchema = z
   })
   .strict();
 
+const dnsLabel = z
+  .string()
+  .regex(DNS_LABEL, 'must be a DNS-1123 label: lowercase letters, digits and "-", at most 63 characters');
+// Same shapes as src/images/server-image.ts checks (which does not export them).
+const REGISTRY = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*(?::\d{1,5})?$/;
+const REPOSITORY = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+const IMAGE = /^[a-z0-9][a-z0-9._:/-]*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+const image = z.string().max(512).regex(IMAGE, 'must be an image reference like registry/repository:tag');
+
+/** The `kubernetes` runtime's settings (issue #8): where the fleet runs and how it is rolled out. */
+export const KubernetesSettingsSchema = z
+  .object({
+    /** The EKS cluster whose node groups are scaled for the placement; without it none are scaled. */
+    cluster: z
+      .string()
+      .regex(/^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$/, 'must be an EKS cluster name')
+      .optional(),
+    namespace: dnsLabel.default('stowage'),
+    /** Rollouts of one fleet replace each other's servers; default: the pipeline's name. */
+    fleet: dnsLabel.optional(),
+    registry: z
+      .string()
+      .max(253)
+      .regex(REGISTRY, 'must be a registry host[:port] such as 123456789012.dkr.ecr.us-east-1.amazonaws.com'),
+    repository: z
+      .string()
+      .max(255)
+      .regex(REPOSITORY, 'must be lowercase path components separated by "/"')
+      .default('stowage/model-server'),
+    /** The base image per processor the model-server image is built on (images/). */
+    baseImages: z.object({ cpu: image, gpu: image, inf: image }).partial().strict(),
+    /** Which EKS node group runs which catalog instance type. */
+    nodeGroups: z
+      .array(
+        z
+          .object({
+            name: dnsLabel,
+            instanceType: z
+              .string()
+              .regex(/^[a-z0-9][a-z0-9.-]{0,62}$/, 'must be an instance type name like inf1.6xlarge'),
+          })
+          .strict(),
+      )
+      .min(1, 'map at least one node group to an instance type'),
+    maxUnavailable: z.number().int().min(1).max(1000).default(1),
+    progressDeadlineSeconds: z.number().int().min(10).max(3600).default(600),
+    artifactsRoot: z
+      .string()
+      .regex(
+        /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/[A-Za-z0-9._-]+)*\/?$/,
+        'must be s3://bucket/prefix',
+      ),
+    cpuPerServer: z
+      .string()
+      .regex(/^\d+(\.\d+)?m?$/, 'must be a CPU quantity like "1" or "500m"')
+      .optional(),
+    /** skip-kwok: only on simulated (kwok) nodes, where nothing can answer (the activity checks). */
+    smokeTest: z.enum(['k6', 'skip-kwok']).default('k6'),
+    k6Image: image.default('grafana/k6:1.4.2'),
+  })
+  .strict();
+
 export const PipelineInputSchema = z
   .object({
     /** Names the run; with the input's hash it forms the stable workflow id. */
@@ -81,7 +144,8 @@ export const PipelineInputSchema = z
       .default({}),
     /** Requests per second each model is expected to take: turns measured throughput into compute demand. */
     expectedRatePerModel: positive.default(1),
-    runtime: z.enum(['local']).default('local'),
+    runtime: z.enum(['local', 'kubernetes']).default('local'),
+    kubernetes: KubernetesSettingsSchema.optional(),
     loadTest: z
       .object({
         sloP90Ms: positive.default(100),
@@ -177,5 +241,60 @@ function crossFieldProblems(raw: Record<string, unknown>): string[] {
       }
     });
   }
+  problems.push(...kubernetesProblems(raw));
+  return problems;
+}
+
+function kubernetesProblems(raw: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  const settings = raw.kubernetes as { nodeGroups?: unknown; baseImages?: unknown } | undefined;
+  if (raw.runtime === 'kubernetes' && settings === undefined) {
+    problems.push('/kubernetes: runtime "kubernetes" needs the kubernetes settings');
+  }
+  if (raw.runtime !== 'kubernetes' && settings !== undefined) {
+    problems.push('/kubernetes: only used with runtime "kubernetes"');
+  }
+  if (raw.runtime !== 'kubernetes' || typeof settings !== 'object' || settings === null) return problems;
+  if (!Array.isArray(raw.catalog)) {
+    problems.push(
+      '/catalog: runtime "kubernetes" packs onto the node groups\' instance types: list them in the catalog',
+    );
+    return problems;
+  }
+  const catalog = raw.catalog as { name?: unknown; processor?: unknown }[];
+  const groups = Array.isArray(settings.nodeGroups)
+    ? (settings.nodeGroups as { name?: unknown; instanceType?: unknown }[])
+    : [];
+  const seenGroups = new Map<unknown, number>();
+  const seenTypes = new Map<unknown, number>();
+  groups.forEach((g, i) => {
+    if (seenGroups.has(g?.name))
+      problems.push(`/kubernetes/nodeGroups/${i}/name: duplicate of nodeGroups[${seenGroups.get(g?.name)}]`);
+    else seenGroups.set(g?.name, i);
+    if (seenTypes.has(g?.instanceType)) {
+      problems.push(
+        `/kubernetes/nodeGroups/${i}/instanceType: ${String(g?.instanceType)} already has node group nodeGroups[${seenTypes.get(g?.instanceType)}]`,
+      );
+    } else seenTypes.set(g?.instanceType, i);
+    if (!catalog.some((t) => t?.name === g?.instanceType)) {
+      problems.push(
+        `/kubernetes/nodeGroups/${i}/instanceType: ${String(g?.instanceType)} is not in the catalog`,
+      );
+    }
+  });
+  catalog.forEach((t, i) => {
+    if (!groups.some((g) => g?.instanceType === t?.name)) {
+      problems.push(
+        `/catalog/${i}: instance type ${String(t?.name)} has no node group in kubernetes.nodeGroups`,
+      );
+    }
+  });
+  const bases = (settings.baseImages ?? {}) as Record<string, unknown>;
+  const processors = Array.isArray(raw.processors) ? raw.processors : ['cpu'];
+  processors.forEach((p: unknown, i) => {
+    if (typeof p === 'string' && bases[p] === undefined) {
+      problems.push(`/processors/${i}: kubernetes.baseImages has no base image for processor "${p}"`);
+    }
+  });
   return problems;
 }

@@ -1,4 +1,8 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import {
   AppsV1Api,
   CoreV1Api,
@@ -8,9 +12,11 @@ import {
   type V1Deployment,
   type V1Pod,
 } from '@kubernetes/client-node';
+import { projectPaths } from '../../src/config/paths';
 import { waitUntil } from '../../src/dev/child';
 import type { KubeCluster } from '../../src/dev/kube/cluster';
 import { INSTANCE_TYPE_LABEL, NODE_GROUP_LABEL } from '../../src/dev/kube/node-groups';
+import { reapOrphans } from '../../src/dev/kube/orphans';
 import { stopTestKube, testKube } from '../support/kube';
 import { isAlive } from '../support/processes';
 
@@ -190,5 +196,70 @@ describe('Kubernetes test cluster (real apiserver, controllers and scheduler; kw
     assert.ok(pids.every(isAlive));
     await stopTestKube();
     assert.deepEqual(pids.filter(isAlive), []);
+  });
+});
+
+/** Running, not a zombie waiting for whichever process adopted it to collect its status. */
+function running(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+describe('Kubernetes test cluster left behind by a killed run', function () {
+  this.timeout(300_000);
+
+  it('outlives its SIGKILLed owner, and the next start reaps it', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stowage-kube-reap-'));
+    // The owner is a separate Node process so that it can die the way a killed mocha run does.
+    const owner = spawn(
+      process.execPath,
+      [
+        '-e',
+        `require(${JSON.stringify(require.resolve('../../src/dev/kube/cluster'))}).KubeCluster.start(${JSON.stringify(
+          {
+            stateDir: path.join(dir, 'cluster'),
+            toolsBin: projectPaths().toolsBin,
+            registryDir: path.join(dir, 'records'),
+          },
+        )}).then((c) => { console.log(JSON.stringify(c.pids())); setInterval(() => {}, 60_000); });`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    try {
+      const pids = await new Promise<number[]>((resolve, reject) => {
+        let out = '';
+        owner.stdout.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+          if (out.includes('\n')) resolve(JSON.parse(out) as number[]);
+        });
+        owner.once('exit', (code) =>
+          reject(new Error(`the owner exited (${code}) before its cluster was ready`)),
+        );
+      });
+      assert.equal(pids.length, 5);
+      owner.kill('SIGKILL');
+      await new Promise((resolve) => owner.once('exit', resolve));
+      assert.deepEqual(pids.filter(running), pids, "nothing stops a dead owner's children");
+
+      const reaped = reapOrphans(path.join(dir, 'records'));
+      assert.deepEqual(reaped.map((r) => r.pid).sort(), [...pids].sort());
+      assert.deepEqual(reaped.map((r) => r.role).sort(), [
+        'etcd',
+        'kube-apiserver',
+        'kube-controller-manager',
+        'kube-scheduler',
+        'kwok',
+      ]);
+      await waitUntil('the reaped processes to be gone', async () => !pids.some(running), {
+        timeoutMs: 30_000,
+      });
+      assert.deepEqual(fs.readdirSync(path.join(dir, 'records')), [], "the dead owner's record is gone");
+    } finally {
+      owner.kill('SIGKILL');
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

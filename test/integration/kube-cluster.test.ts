@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   AppsV1Api,
+  BatchV1Api,
   CoreV1Api,
   type KubernetesObject,
   KubernetesObjectApi,
@@ -29,6 +30,12 @@ const INF1 = {
   instanceType: 'inf1.6xlarge',
   count: 2,
   allocatable: { cpu: '23870m', memory: '45Gi', pods: 234, [NEURON]: 4 },
+};
+const G4DN = {
+  name: 'g4dn-xlarge',
+  instanceType: 'g4dn.xlarge',
+  count: 1,
+  allocatable: { cpu: '3920m', memory: '14Gi', pods: 29, 'nvidia.com/gpu': 1 },
 };
 const C5 = {
   name: 'c5-xlarge',
@@ -74,6 +81,7 @@ describe('Kubernetes test cluster (real apiserver, controllers and scheduler; kw
   let objects: KubernetesObjectApi;
   let core: CoreV1Api;
   let apps: AppsV1Api;
+  let batch: BatchV1Api;
 
   const apply = <T extends KubernetesObject>(object: T) =>
     objects.patch(object, undefined, undefined, 'stowage', true, PatchStrategy.ServerSideApply);
@@ -98,12 +106,13 @@ describe('Kubernetes test cluster (real apiserver, controllers and scheduler; kw
     cluster = await testKube();
     console.log(`      cluster start: ${(cluster.startMs / 1000).toFixed(1)} s`);
     const began = Date.now();
-    await Promise.all([cluster.addNodeGroup(INF1), cluster.addNodeGroup(C5)]);
-    console.log(`      2 node groups (4 nodes) Ready: ${((Date.now() - began) / 1000).toFixed(1)} s`);
+    await Promise.all([cluster.addNodeGroup(INF1), cluster.addNodeGroup(C5), cluster.addNodeGroup(G4DN)]);
+    console.log(`      3 node groups (5 nodes) Ready: ${((Date.now() - began) / 1000).toFixed(1)} s`);
     const config = cluster.kubeConfig();
     objects = KubernetesObjectApi.makeApiClient(config);
     core = config.makeApiClient(CoreV1Api);
     apps = config.makeApiClient(AppsV1Api);
+    batch = config.makeApiClient(BatchV1Api);
     await apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NAMESPACE } });
   });
 
@@ -188,6 +197,43 @@ describe('Kubernetes test cluster (real apiserver, controllers and scheduler; kw
       );
     });
     assert.ok(await available('neuron-server', 4), 'the drained node held no neuron-server pod');
+  });
+
+  it('a Job asking for a GPU runs on the g4dn group and completes', async () => {
+    await apply({
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: { name: 'gpu-job', namespace: NAMESPACE },
+      spec: {
+        backoffLimit: 0,
+        template: {
+          spec: {
+            restartPolicy: 'Never',
+            nodeSelector: { [NODE_GROUP_LABEL]: G4DN.name },
+            containers: [
+              {
+                name: 'work',
+                image: 'registry.invalid/k6:test',
+                resources: { limits: { 'nvidia.com/gpu': '1' } },
+              },
+            ],
+          },
+        },
+      },
+    });
+    await wait('gpu-job to complete', async () => {
+      const job = await batch.readNamespacedJob({ name: 'gpu-job', namespace: NAMESPACE });
+      return (job.status?.conditions ?? []).some((c) => c.type === 'Complete' && c.status === 'True');
+    });
+    const job = await batch.readNamespacedJob({ name: 'gpu-job', namespace: NAMESPACE });
+    assert.equal(job.status?.succeeded, 1);
+    const jobPods = (
+      await core.listNamespacedPod({ namespace: NAMESPACE, labelSelector: 'job-name=gpu-job' })
+    ).items;
+    assert.deepEqual(
+      jobPods.map((p) => [p.spec?.nodeName, p.status?.phase]),
+      [['g4dn-xlarge-0', 'Succeeded']],
+    );
   });
 
   it('stop() leaves no cluster process running', async () => {

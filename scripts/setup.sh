@@ -42,10 +42,10 @@ go_tool() { # name module version
   stamp "$name" "$version"
 }
 
-# The test cluster's binaries (kube-apiserver, kube-controller-manager, kube-scheduler, kwok) from the
-# module in tools/kube: its go.mod pins k8s.io/kubernetes, its staging modules and kwok, so go.mod + go.sum
-# are the whole input. One `go build` for all four shares the compiled k8s.io packages.
-KUBE_BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kwok)
+# The test cluster's binaries (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok) from the
+# module in tools/kube: its go.mod pins k8s.io/kubernetes, its staging modules, kwok and etcd, so go.mod +
+# go.sum are the whole input. One `go build` for the four k8s.io commands shares their compiled packages.
+KUBE_BINARIES=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
 kube_step() {
   local key log=.stowage/logs/setup-kube.log bin missing=0
   key=$(fingerprint tools/kube/go.mod tools/kube/go.sum)
@@ -60,7 +60,9 @@ kube_step() {
   if ! (cd tools/kube && GOFLAGS="-mod=readonly -buildvcs=false" go build -trimpath \
       -ldflags "-s -w -X $v.gitVersion=$version -X $v.gitMajor=1 -X $v.gitMinor=$minor" \
       -o "$root/.tools/bin/" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-      k8s.io/kubernetes/cmd/kube-scheduler sigs.k8s.io/kwok/cmd/kwok) > "$log" 2>&1; then
+      k8s.io/kubernetes/cmd/kube-scheduler sigs.k8s.io/kwok/cmd/kwok &&
+      GOFLAGS="-mod=readonly -buildvcs=false" go build -trimpath -ldflags "-s -w" -o "$root/.tools/bin/etcd" \
+      go.etcd.io/etcd/server/v3) > "$log" 2>&1; then
     tail -20 "$log" >&2
     say "building the Kubernetes test cluster failed; the whole log is $log"
     return 1

@@ -129,6 +129,21 @@ describe('Kubernetes test cluster (real apiserver, controllers and scheduler; kw
     assert.ok(c5.every((n) => n.status?.allocatable?.[NEURON] === undefined));
   });
 
+  it('refuses a malformed or duplicate node group with a clear error and creates no node', async () => {
+    const nodesBefore = (await core.listNode()).items.length;
+    await assert.rejects(
+      cluster.addNodeGroup({ ...C5, name: 'Bad_Name', allocatable: { cpu: 'lots', memory: '1Gi' } }),
+      (err: Error) => /DNS label/.test(err.message) && /Kubernetes quantity/.test(err.message),
+    );
+    await assert.rejects(
+      cluster.addNodeGroup({ ...INF1, allocatable: { ...INF1.allocatable, [NEURON]: 1.5 } }),
+      /integer/,
+    );
+    await assert.rejects(cluster.addNodeGroup(C5), /node group c5-xlarge already exists/);
+    await assert.rejects(cluster.scaleNodeGroup('p4d-24xlarge', 1), /no node group named p4d-24xlarge/);
+    assert.equal((await core.listNode()).items.length, nodesBefore);
+  });
+
   it('neuron pods land only on the inf1 group, two 2-device pods per 4-device node, and roll out Available', async () => {
     await apply(deployment('neuron-server', INF1, 4, { [NEURON]: '2', cpu: '2', memory: '4Gi' }));
     await apply(deployment('cpu-server', C5, 2, { cpu: '1', memory: '1Gi' }));

@@ -10,12 +10,10 @@ export interface KubeBinaries {
   kwok: string;
 }
 
-/** Where Debian's etcd-server package installs etcd (setup's apt step). */
-const SYSTEM_ETCD = '/usr/bin/etcd';
-
 /**
- * The cluster's programs: the Kubernetes components and kwok come from setup's kube step (.tools/bin);
- * etcd from .tools/bin when one was built there, otherwise Debian's package.
+ * The cluster's programs, all from setup's kube step (.tools/bin). etcd is built there too rather than
+ * taken from Debian's etcd-server (3.4): without watch progress notifications the API server refuses the
+ * streamed lists kwok asks for, and kwok then sees pods tens of seconds late.
  */
 export function kubeBinaries(toolsBin: string): KubeBinaries {
   const tool = (name: string) => {
@@ -27,15 +25,8 @@ export function kubeBinaries(toolsBin: string): KubeBinaries {
     }
     return file;
   };
-  const builtEtcd = path.join(toolsBin, 'etcd');
-  const etcd = fs.existsSync(builtEtcd) ? builtEtcd : SYSTEM_ETCD;
-  if (!fs.existsSync(etcd)) {
-    throw new ConfigError(
-      `etcd is missing (${SYSTEM_ETCD}): install Debian's etcd-server (scripts/setup.sh does)`,
-    );
-  }
   return {
-    etcd,
+    etcd: tool('etcd'),
     apiserver: tool('kube-apiserver'),
     controllerManager: tool('kube-controller-manager'),
     scheduler: tool('kube-scheduler'),

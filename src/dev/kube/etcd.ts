@@ -30,6 +30,8 @@ export async function startEtcd(options: {
       `--initial-advertise-peer-urls=${peerUrl}`,
       `--initial-cluster=stowage-test=${peerUrl}`,
       '--initial-cluster-state=new',
+      // A test cluster's data dies with it: no need to wait for the shared disk on every write.
+      '--unsafe-no-fsync',
       '--logger=zap',
       '--log-level=warn',
     ],

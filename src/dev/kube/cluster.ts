@@ -62,19 +62,19 @@ export class KubeCluster {
     const recordFile = registryFile(registryDir);
     const registry = new ProcessRegistry(recordFile);
     const children: ManagedChild[] = [];
-    // The state folder's path is in every child's command line: a pid is only reaped while it still is.
-    const track = (child: ManagedChild, role: string) => {
+    // Recorded the moment it exists, so that a run killed mid-start leaves nothing unrecorded. The state
+    // folder's path is in every child's command line: a pid is only reaped while it still is.
+    const track = (role: string) => (child: ManagedChild) => {
       children.push(child);
       registry.add({ pid: child.pid, role, marker: stateDir });
-      return child;
     };
     try {
       const etcd = await startEtcd({
         binary: binaries.etcd,
         dataDir: path.join(stateDir, 'etcd'),
         logFile: path.join(logDir, 'etcd.log'),
+        onSpawn: track('etcd'),
       });
-      track(etcd.child, 'etcd');
       const credentials = writeCredentials(path.join(stateDir, 'pki'));
       const apiServer = await startApiServer({
         binary: binaries.apiserver,
@@ -82,8 +82,8 @@ export class KubeCluster {
         credentials,
         certDir: path.join(stateDir, 'pki', 'apiserver'),
         logFile: path.join(logDir, 'kube-apiserver.log'),
+        onSpawn: track('kube-apiserver'),
       });
-      track(apiServer.child, 'kube-apiserver');
       const kubeconfig = (id: Identity) => {
         const file = path.join(stateDir, 'kubeconfig', `${id}.yaml`);
         fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
@@ -97,25 +97,28 @@ export class KubeCluster {
       };
       logger?.info({ server: apiServer.url }, 'kube-apiserver ready');
       // The three clients only need the API server: they start side by side.
-      const [controllerManager, scheduler, kwok] = await Promise.allSettled([
+      const results = await Promise.allSettled([
         startControllerManager({
           binary: binaries.controllerManager,
           kubeconfig: kubeconfig('controllerManager'),
           logFile: path.join(logDir, 'kube-controller-manager.log'),
-        }).then((c) => track(c, 'kube-controller-manager')),
+          onSpawn: track('kube-controller-manager'),
+        }),
         startScheduler({
           binary: binaries.scheduler,
           kubeconfig: kubeconfig('scheduler'),
           logFile: path.join(logDir, 'kube-scheduler.log'),
-        }).then((c) => track(c, 'kube-scheduler')),
+          onSpawn: track('kube-scheduler'),
+        }),
         startKwok({
           binary: binaries.kwok,
           kubeconfig: kubeconfig('kwok'),
           workDir: path.join(stateDir, 'kwok'),
           logFile: path.join(logDir, 'kwok.log'),
-        }).then((c) => track(c, 'kwok')),
+          onSpawn: track('kwok'),
+        }),
       ]);
-      for (const result of [controllerManager, scheduler, kwok]) {
+      for (const result of results) {
         if (result.status === 'rejected') throw result.reason;
       }
       const cluster = new KubeCluster(

@@ -61,6 +61,8 @@ export async function startApiServer(options: {
   credentials: ClusterCredentials;
   certDir: string;
   logFile: string;
+  /** Called as soon as the process exists, so that it is on record before it is ready. */
+  onSpawn?: (child: ManagedChild) => void;
 }): Promise<ApiServer> {
   const port = await freePort();
   const url = `https://127.0.0.1:${port}`;
@@ -91,6 +93,7 @@ export async function startApiServer(options: {
     ],
     { logFile: options.logFile },
   );
+  options.onSpawn?.(child);
   await started(child, `kube-apiserver ${url} to be ready`, () =>
     probe(`${url}/readyz`, { token: credentials.tokens.admin }),
   );
@@ -103,6 +106,7 @@ async function startComponent(
   binary: string,
   args: string[],
   logFile: string,
+  onSpawn?: (child: ManagedChild) => void,
 ): Promise<ManagedChild> {
   const port = await freePort();
   const child = ManagedChild.spawn(
@@ -118,6 +122,7 @@ async function startComponent(
     ],
     { logFile },
   );
+  onSpawn?.(child);
   return started(child, `${name} to be healthy`, () => probe(`https://127.0.0.1:${port}/healthz`));
 }
 
@@ -125,6 +130,7 @@ export function startControllerManager(options: {
   binary: string;
   kubeconfig: string;
   logFile: string;
+  onSpawn?: (child: ManagedChild) => void;
 }): Promise<ManagedChild> {
   return startComponent(
     'kube-controller-manager',
@@ -138,6 +144,7 @@ export function startControllerManager(options: {
       '--node-monitor-grace-period=2m',
     ],
     options.logFile,
+    options.onSpawn,
   );
 }
 
@@ -145,11 +152,13 @@ export function startScheduler(options: {
   binary: string;
   kubeconfig: string;
   logFile: string;
+  onSpawn?: (child: ManagedChild) => void;
 }): Promise<ManagedChild> {
   return startComponent(
     'kube-scheduler',
     options.binary,
     [`--kubeconfig=${options.kubeconfig}`],
     options.logFile,
+    options.onSpawn,
   );
 }

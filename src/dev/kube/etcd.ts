@@ -14,6 +14,8 @@ export async function startEtcd(options: {
   binary: string;
   dataDir: string;
   logFile: string;
+  /** Called as soon as the process exists, so that it is on record before it is ready. */
+  onSpawn?: (child: ManagedChild) => void;
 }): Promise<Etcd> {
   fs.mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const clientUrl = `http://127.0.0.1:${await freePort()}`;
@@ -37,6 +39,7 @@ export async function startEtcd(options: {
     ],
     { logFile: options.logFile },
   );
+  options.onSpawn?.(child);
   try {
     await waitUntil('etcd to answer /health', () => probe(`${clientUrl}/health`), {
       timeoutMs: 60_000,

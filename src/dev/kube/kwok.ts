@@ -17,6 +17,7 @@ export async function startKwok(options: {
   kubeconfig: string;
   workDir: string;
   logFile: string;
+  onSpawn?: (child: ManagedChild) => void;
 }): Promise<ManagedChild> {
   fs.mkdirSync(options.workDir, { recursive: true });
   const configFile = path.join(options.workDir, 'stages.yaml');
@@ -35,6 +36,7 @@ export async function startKwok(options: {
     // kwok also reads ~/.kwok/kwok.yaml when it exists: a HOME of its own keeps a developer's out.
     { logFile: options.logFile, env: { ...process.env, HOME: options.workDir } },
   );
+  options.onSpawn?.(child);
   try {
     await waitUntil('kwok to be healthy', () => probe(`http://127.0.0.1:${port}/healthz`), {
       timeoutMs: 60_000,

@@ -114,6 +114,7 @@ export function kubernetesTarget(
     cpuPerServer: settings.cpuPerServer,
     smokeTest: settings.smokeTest,
     k6Image: settings.k6Image,
+    fetchImage: settings.fetchImage,
   };
 }
 

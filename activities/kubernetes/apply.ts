@@ -129,6 +129,9 @@ async function deleteServers(
       k.apps.deleteNamespacedDeployment({ name, namespace, propagationPolicy: 'Foreground' }),
     );
     await deleteIfPresent(k, `service ${name}`, () => k.core.deleteNamespacedService({ name, namespace }));
+    await deleteIfPresent(k, `configmap ${name}`, () =>
+      k.core.deleteNamespacedConfigMap({ name, namespace }),
+    );
   }
   const ctx = Context.current();
   const started = Date.now();
@@ -211,6 +214,7 @@ export function createApplyActivities(deps: KubernetesDeps | undefined, artifact
             progressDeadlineSeconds: target.progressDeadlineSeconds,
             cpuPerServer: target.cpuPerServer,
             artifactsRoot: target.artifactsRoot,
+            fetchImage: target.fetchImage,
           },
           input.placement,
           models,
@@ -249,6 +253,21 @@ export function createApplyActivities(deps: KubernetesDeps | undefined, artifact
             (err: unknown) => (statusOf(err) === 404 ? undefined : Promise.reject(err)),
           ),
         );
+        const config = await kubeCall(k, `read configmap ${name}`, () =>
+          k.core.readNamespacedConfigMap({ name, namespace }).then(
+            (c) => c,
+            (err: unknown) => (statusOf(err) === 404 ? undefined : Promise.reject(err)),
+          ),
+        );
+        if (config) {
+          const { metadata, data } = config;
+          snapshots.push({
+            apiVersion: 'v1',
+            kind: 'ConfigMap',
+            metadata: { name, namespace, labels: metadata?.labels, annotations: metadata?.annotations },
+            data,
+          });
+        }
         if (service)
           snapshots.push(
             restorable({ ...service, apiVersion: 'v1', kind: 'Service' } as unknown as KubeObject),
@@ -305,6 +324,7 @@ export function createApplyActivities(deps: KubernetesDeps | undefined, artifact
             `server ${name} is not in plan ${input.planKey}`,
             'InvalidInput',
           );
+        await apply(k, server.config);
         const deployment = await apply(k, server.deployment);
         await apply(k, server.service);
         applied.push({ name, resourceVersion: deployment.metadata.resourceVersion ?? '' });
@@ -411,15 +431,18 @@ export function createApplyActivities(deps: KubernetesDeps | undefined, artifact
       const { namespace, fleet } = plan.target;
       const keep = new Set(plan.servers.map((s) => s.name));
       const labelSelector = `${serverSelector(fleet)},${PLACEMENT}!=${plan.placementId}`;
-      const [deployments, services] = await Promise.all([
+      const [deployments, services, configs] = await Promise.all([
         kubeCall(k, 'list retired deployments', () =>
           k.apps.listNamespacedDeployment({ namespace, labelSelector }),
         ),
         kubeCall(k, 'list retired services', () =>
           k.core.listNamespacedService({ namespace, labelSelector }),
         ),
+        kubeCall(k, 'list retired server configmaps', () =>
+          k.core.listNamespacedConfigMap({ namespace, labelSelector }),
+        ),
       ]);
-      const deleted = [...deployments.items, ...services.items]
+      const deleted = [...deployments.items, ...services.items, ...configs.items]
         .map((o) => o.metadata!.name!)
         .filter((name, i, all) => !keep.has(name) && all.indexOf(name) === i)
         .sort();

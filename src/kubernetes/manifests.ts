@@ -28,7 +28,24 @@ import { routingConfigMapName, serverName, stableHash } from './names';
 export const SERVER_PORT = 8080;
 /** What the server process itself needs besides its models' weights (Python, torch, the HTTP stack). */
 export const SERVER_OVERHEAD_GIB = 0.5;
-export const MODELS_ENV = 'STOWAGE_MODELS';
+/** Where the model-server image reads its model list (images/server/Containerfile's CMD). */
+export const MODELS_FILE = '/etc/stowage/models.json';
+/** Where the init container puts each model's artifact folder, pulled from the artifact store. */
+export const MODELS_DIR = '/var/stowage/models';
+/** Image of the init container that pulls the models (any image with the AWS CLI and a shell). */
+export const DEFAULT_FETCH_IMAGE = 'public.ecr.aws/aws-cli/aws-cli:2.22.0';
+
+/**
+ * Pulls every model of the server (artifacts.tsv: "<modelId> <uri>" lines) into MODELS_DIR before the
+ * server starts: the models come from S3 at start-up, as in the post, and the pod is Ready only once the
+ * server has loaded them (/readyz).
+ */
+const FETCH_SCRIPT = [
+  'set -eu',
+  'while read -r id uri; do',
+  `  aws s3 cp --recursive --only-show-errors "$uri" "${MODELS_DIR}/$id/"`,
+  'done < /etc/stowage/artifacts.tsv',
+].join('\n');
 
 export interface NodeGroupTarget {
   /** The EKS node group (its nodes carry eks.amazonaws.com/nodegroup=<name>). */
@@ -57,6 +74,7 @@ export interface FleetSpec {
   /** CPU request per server (Kubernetes quantity); accelerator servers mostly wait on their device. */
   cpuPerServer?: string;
   artifactsRoot: string;
+  fetchImage?: string;
 }
 
 export interface DeviceLayoutInput {
@@ -90,6 +108,8 @@ export interface ServerPlan {
   /** Hash of everything but the placement label: equal hashes mean the apply would change nothing. */
   specHash: string;
   url: string;
+  /** ConfigMap named as the server: its model list (models.json) and where each model comes from. */
+  config: KubeObject;
   deployment: KubeObject;
   service: KubeObject;
 }
@@ -161,18 +181,41 @@ function renderServer(
           nodeSelector: { [NODE_GROUP_LABEL]: group.name, [INSTANCE_TYPE_LABEL]: group.instanceType },
           ...(resource ? { tolerations: [{ key: resource, operator: 'Exists', effect: 'NoSchedule' }] } : {}),
           terminationGracePeriodSeconds: 30,
+          volumes: [
+            { name: 'config', configMap: { name } },
+            { name: 'models', emptyDir: {} },
+          ],
+          initContainers: [
+            {
+              name: 'fetch-models',
+              image: spec.fetchImage ?? DEFAULT_FETCH_IMAGE,
+              command: ['sh', '-c', FETCH_SCRIPT],
+              env: [{ name: 'STOWAGE_ARTIFACTS_ROOT', value: spec.artifactsRoot }],
+              volumeMounts: [
+                {
+                  name: 'config',
+                  mountPath: '/etc/stowage/artifacts.tsv',
+                  subPath: 'artifacts.tsv',
+                  readOnly: true,
+                },
+                { name: 'models', mountPath: MODELS_DIR },
+              ],
+              resources: { requests: { cpu: '250m', memory: '256Mi' } },
+            },
+          ],
           containers: [
             {
               name: 'model-server',
               image,
               ports: [{ name: 'http', containerPort: SERVER_PORT, protocol: 'TCP' }],
+              args: ['--models', MODELS_FILE],
               env: [
                 { name: 'STOWAGE_SERVER', value: name },
                 { name: 'STOWAGE_PROCESSOR', value: group.processor },
-                { name: 'STOWAGE_PORT', value: String(SERVER_PORT) },
-                { name: 'STOWAGE_ARTIFACTS_ROOT', value: spec.artifactsRoot },
-                // The model list with each model's artifact folder: the server pulls them at start-up.
-                { name: MODELS_ENV, value: JSON.stringify(models.map((m) => ({ id: m.id, uri: m.uri }))) },
+              ],
+              volumeMounts: [
+                { name: 'config', mountPath: MODELS_FILE, subPath: 'models.json', readOnly: true },
+                { name: 'models', mountPath: MODELS_DIR, readOnly: true },
               ],
               resources: {
                 requests: {
@@ -204,8 +247,20 @@ function renderServer(
       ports: [{ name: 'http', port: SERVER_PORT, targetPort: 'http', protocol: 'TCP' }],
     },
   };
-  const specHash = stableHash(JSON.stringify([deployment, service]), 12);
-  for (const object of [deployment, service]) {
+  const config: KubeObject = {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name, namespace: spec.namespace, labels, annotations },
+    data: {
+      // The model server's own format (python-tracer serving: {"models":[{"modelId","path"}]}).
+      'models.json': JSON.stringify({
+        models: models.map((m) => ({ modelId: m.id, path: `${MODELS_DIR}/${m.id}` })),
+      }),
+      'artifacts.tsv': models.map((m) => `${m.id} ${m.uri}\n`).join(''),
+    },
+  };
+  const specHash = stableHash(JSON.stringify([config, deployment, service]), 12);
+  for (const object of [config, deployment, service]) {
     object.metadata.labels = { ...labels, [PLACEMENT]: spec.placementId };
     object.metadata.annotations = { ...annotations, [SPEC_HASH]: specHash };
   }
@@ -219,6 +274,7 @@ function renderServer(
     models: ids,
     specHash,
     url: serviceUrl(name, spec.namespace),
+    config,
     deployment,
     service,
   };

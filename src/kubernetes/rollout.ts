@@ -20,6 +20,8 @@ export interface KubernetesTarget {
   /** Root of the artifacts as the cluster reads them (s3://bucket/prefix). */
   artifactsRoot: string;
   cpuPerServer?: string;
+  /** Image of the init container that pulls the models from the artifact store (AWS CLI + shell). */
+  fetchImage?: string;
   /**
    * `k6`: each wave's models are called once each through their Services by a k6 Job (k6/sequential.ts).
    * `skip-kwok`: only for simulated (kwok) nodes, where no container runs and nothing could answer; the

@@ -107,6 +107,8 @@ export const KubernetesSettingsSchema = z
     /** skip-kwok: only on simulated (kwok) nodes, where nothing can answer (the activity checks). */
     smokeTest: z.enum(['k6', 'skip-kwok']).default('k6'),
     k6Image: image.default('grafana/k6:1.4.2'),
+    /** Init-container image that pulls each server's models from the artifact store (AWS CLI + sh). */
+    fetchImage: image.optional(),
   })
   .strict();
 

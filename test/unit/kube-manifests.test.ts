@@ -39,7 +39,7 @@ const ALL = models(['a', 'b', 'c', 'd', 'e']);
 
 interface Container {
   image: string;
-  env: { name: string; value: string }[];
+  args: string[];
   resources: { requests: Record<string, string | undefined>; limits: Record<string, string | undefined> };
   readinessProbe: { httpGet: unknown };
 }
@@ -49,7 +49,13 @@ interface DeploymentShape {
     progressDeadlineSeconds: number;
     strategy: { type: string };
     selector: { matchLabels: Record<string, string> };
-    template: { spec: { nodeSelector: Record<string, string>; containers: Container[] } };
+    template: {
+      spec: {
+        nodeSelector: Record<string, string>;
+        containers: Container[];
+        initContainers: { name: string }[];
+      };
+    };
   };
 }
 /** The rendered objects as the shapes these tests read. */
@@ -124,12 +130,20 @@ describe('kubernetes manifests', () => {
     assert.deepEqual(container.readinessProbe.httpGet, { path: '/readyz', port: 'http' });
     assert.equal(deployment.spec.progressDeadlineSeconds, 600);
     assert.equal(deployment.spec.strategy.type, 'RollingUpdate');
-    const env = Object.fromEntries(container.env.map((e) => [e.name, e.value]));
-    assert.deepEqual(JSON.parse(env.STOWAGE_MODELS), [
-      { id: 'a', uri: 's3://bucket/stowage/models/a/inf/k/' },
-      { id: 'b', uri: 's3://bucket/stowage/models/b/inf/k/' },
-    ]);
-    for (const object of [first.deployment, first.service, fleet.routingConfigMap]) {
+    assert.deepEqual(container.args, ['--models', '/etc/stowage/models.json']);
+    const data = shape<{ data: Record<string, string> }>(first.config).data;
+    assert.deepEqual(JSON.parse(data['models.json']), {
+      models: [
+        { modelId: 'a', path: '/var/stowage/models/a' },
+        { modelId: 'b', path: '/var/stowage/models/b' },
+      ],
+    });
+    assert.equal(
+      data['artifacts.tsv'],
+      'a s3://bucket/stowage/models/a/inf/k/\nb s3://bucket/stowage/models/b/inf/k/\n',
+    );
+    assert.equal(deployment.spec.template.spec.initContainers[0].name, 'fetch-models');
+    for (const object of [first.config, first.deployment, first.service, fleet.routingConfigMap]) {
       assert.equal(object.metadata.labels?.['app.kubernetes.io/managed-by'], 'stowage');
       assert.equal(object.metadata.labels?.['stowage.dev/placement'], SPEC.placementId);
       assert.equal(object.metadata.namespace, 'stowage');

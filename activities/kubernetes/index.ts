@@ -5,6 +5,7 @@ import { createLoadJobActivities } from './load-job';
 import { createSmokeActivities } from './smoke';
 
 export type { KubernetesDeps } from './client';
+export { kubernetesDepsFromEnv } from './deps';
 
 /**
  * Activities of the `kubernetes` runtime: rollout (plan, apply, wait, smoke test, rollback, routing table,

@@ -2,6 +2,7 @@ import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  isCancellation,
   proxyActivities,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -128,6 +129,8 @@ export async function rolloutKubernetes(input: RolloutKubernetesInput): Promise<
       const undone = await CancellationScope.nonCancellable(() =>
         watch.rollbackServers({ planKey: plan.planKey, names: applied }),
       );
+      // A cancelled rollout stays cancelled (the pipeline compensates on cancellation), rolled back.
+      if (isCancellation(err)) throw err;
       const reason = (err as { cause?: Error }).cause?.message ?? (err as Error).message;
       throw ApplicationFailure.nonRetryable(
         `rollout of placement ${input.placementId} failed and was rolled back ` +
@@ -144,7 +147,7 @@ export async function rolloutKubernetes(input: RolloutKubernetesInput): Promise<
   const gc = await watch.deleteRetiredServers({ planKey: plan.planKey });
   return {
     deploymentId: input.deploymentId,
-    routingTableKey: plan.planKey,
+    routingTableKey: routing.key,
     routingTable: plan.routingTable,
     servers: plan.servers.map((s) => ({ device: s.device, url: s.url, name: s.name, models: s.models })),
     reused: plan.diff.changed.length === 0,

@@ -412,12 +412,17 @@ export function createApplyActivities(deps: KubernetesDeps | undefined, artifact
     },
 
     /** Applies the fleet's routing ConfigMap: which Service serves which model, and the placement id. */
-    async publishRoutingTable(input: { planKey: string }): Promise<{ name: string; routes: number }> {
+    async publishRoutingTable(input: {
+      planKey: string;
+    }): Promise<{ name: string; routes: number; key: string }> {
       const plan = await loadPlan(input.planKey);
       const k = await clients();
       await ensureNamespace(k, plan.target.namespace);
       await apply(k, plan.routingConfigMap);
-      return { name: plan.routingConfigMap.metadata.name, routes: plan.routingTable.routes.length };
+      // Also as an artifact, like the local runtime's: runs/<rollout id>/routing.json.
+      const key = artifactKeys.run(plan.runId, 'routing.json');
+      await artifacts.writeJson(key, plan.routingTable);
+      return { name: plan.routingConfigMap.metadata.name, routes: plan.routingTable.routes.length, key };
     },
 
     /**

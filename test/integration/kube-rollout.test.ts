@@ -330,6 +330,30 @@ describe('kubernetes rollout (real API server, kwok node groups)', function () {
     );
   });
 
+  it('a failed rollout restores re-specced servers (new image) to their previous spec', async () => {
+    const kept = [serverName(FLEET, INF, ['m0', 'm1']), serverName(FLEET, INF, ['m2', 'm4'])];
+    const imageOf = async (name: string) =>
+      (await apps.readNamespacedDeployment({ name, namespace: NAMESPACE })).spec!.template.spec!.containers[0]
+        .image;
+    for (const name of kept) assert.equal(await imageOf(name), TARGET.images.inf);
+    // A new Inferentia image re-specs both Inferentia servers (same names); three new servers follow,
+    // and the last of them has no device left: wave 3 fails, and waves 1 and 2 are undone.
+    const newImage = { ...TARGET, images: { ...TARGET.images, inf: 'registry.test/stowage/server-inf:2' } };
+    const C: DeviceLayout = {
+      instances: [
+        { type: INF, devices: [['m0', 'm1'], ['m2', 'm4'], ['m5'], ['m6'], ['m7']] },
+        { type: CPU, devices: [['m3']] },
+      ],
+    };
+    const failure = await failureOf(rollout('placement-e', C, newImage));
+    assert.equal(failure.type, 'RolloutFailed');
+    assert.match(failure.message, /3 new server\(s\) deleted, 2 restored/);
+    for (const name of kept)
+      assert.equal(await imageOf(name), TARGET.images.inf, `${name} has its old image back`);
+    const after = await deployments();
+    assert.deepEqual([...after.keys()].sort(), [...kept, serverName(FLEET, CPU, ['m3'])].sort());
+  });
+
   it('refuses an instance type with no node group before applying anything', async () => {
     const before = await deployments();
     const failure = await failureOf(

@@ -51,7 +51,7 @@ kube_step() {
   key=$(fingerprint tools/kube/go.mod tools/kube/go.sum)
   for bin in "${KUBE_BINARIES[@]}"; do [ -x ".tools/bin/$bin" ] || missing=1; done
   if fresh kube "$key" && [ "$missing" = 0 ]; then return 0; fi
-  say "building the Kubernetes test cluster (${KUBE_BINARIES[*]}) from the Go module proxy (about 20 minutes on 2 cores the first time)"
+  say "building the Kubernetes test cluster (${KUBE_BINARIES[*]}) from the Go module proxy (7 minutes on 2 idle cores the first time, 20 on busy ones)"
   mkdir -p .stowage/logs
   local version; version=$(awk '$1 == "k8s.io/kubernetes" { print $2; exit }' tools/kube/go.mod)
   local v=k8s.io/component-base/version minor=${version#v1.}

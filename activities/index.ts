@@ -1,8 +1,11 @@
 import type { ArtifactStore } from '../src/artifacts/store';
 import type { ProjectPaths } from '../src/config/paths';
+import type { ImageBuildSettings } from '../src/images/server-image';
 import { createBuildActivities } from './build';
 import { describeWorker } from './doctor';
 import { createKubernetesActivities, type KubernetesDeps } from './kubernetes';
+import { createImageActivities, imageSettingsFromEnv } from './kubernetes/images';
+import { createNodeGroupActivities, type NodeGroupDeps } from './kubernetes/node-groups';
 import { createLoadActivities } from './load';
 import { createPipelineActivities } from './pipeline';
 import { createRepackActivities } from './repack';
@@ -13,6 +16,10 @@ export interface ActivityDeps {
   artifacts: ArtifactStore;
   /** The cluster of the `kubernetes` runtime; without it those activities fail saying none is configured. */
   kubernetes?: KubernetesDeps;
+  /** buildah, registries and push credentials; default: the worker's environment (STOWAGE_BUILDAH*, …). */
+  images?: ImageBuildSettings;
+  /** EKS and the nodes' API; default: the SDK's credential chain and the cluster's own kubeconfig. */
+  nodeGroups?: NodeGroupDeps;
 }
 
 /** The activities of the `stowage` task queue. */
@@ -24,5 +31,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createPipelineActivities(deps.artifacts),
     ...createRepackActivities(deps.artifacts),
     ...createKubernetesActivities(deps.kubernetes, deps.artifacts, deps.paths.root),
+    ...createImageActivities(deps.images ?? imageSettingsFromEnv(deps.paths)),
+    ...createNodeGroupActivities(deps.nodeGroups),
   };
 }

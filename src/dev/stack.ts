@@ -12,6 +12,7 @@ import { createTypeScriptWorker } from '../worker/typescript-worker';
 import type { ManagedChild } from './child';
 import { ProcessRegistry } from './process-registry';
 import { startEmbeddedServer } from './temporal-server';
+import { kubernetesDepsFromEnv } from '../../activities/kubernetes/deps';
 
 export interface StackOptions {
   paths: ProjectPaths;
@@ -80,7 +81,7 @@ export class DevStack {
       const tsWorker = await createTypeScriptWorker({
         connection,
         namespace: temporal.namespace,
-        deps: { paths, artifacts: openArtifactStore(paths.artifacts) },
+        deps: { paths, artifacts: openArtifactStore(paths.artifacts), kubernetes: kubernetesDepsFromEnv() },
       });
       const pythonWorker = await startPythonWorker(paths, {
         temporal,

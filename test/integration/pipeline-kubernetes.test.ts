@@ -5,7 +5,6 @@ import path from 'node:path';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { createActivities } from '../../activities';
-import { createImageActivities } from '../../activities/kubernetes/images';
 import { NOT_MEASURABLE } from '../../activities/kubernetes/load-job';
 import { openArtifactStore } from '../../src/artifacts/store';
 import { makeTinyModels } from '../../src/dev/tiny-models';
@@ -83,19 +82,17 @@ describe('pipeline with runtime kubernetes (real API server, registry, buildah, 
       namespace: stack.temporal.namespace,
       taskQueue: QUEUE,
       workflowsPath: require.resolve('../../workflows'),
-      activities: {
-        ...createActivities({
-          paths: testPaths(),
-          artifacts,
-          kubernetes: { kubeConfig: cluster.kubeConfig() },
-        }),
-        ...createImageActivities({
+      activities: createActivities({
+        paths: testPaths(),
+        artifacts,
+        kubernetes: { kubeConfig: cluster.kubeConfig() },
+        images: {
           buildah: buildahConfig,
           credentials: async () => undefined,
           insecureRegistries: [registry.host],
           server: serverImageSources(testPaths()),
-        }),
-      },
+        },
+      }),
     });
     running = worker.run();
   });

@@ -43,7 +43,7 @@ const packing = proxyActivities<Activities>({
 });
 const servers = proxyActivities<Activities>({
   startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: '3 minutes',
+  heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '2 seconds', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 const load = proxyActivities<Activities>({

@@ -37,7 +37,7 @@ const NON_RETRYABLE = ['InvalidInput', 'ModelNotTraced', 'ModelServerStartFailed
 
 const servers = proxyActivities<Activities>({
   startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: '3 minutes',
+  heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '2 seconds', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 const quick = proxyActivities<Activities>({

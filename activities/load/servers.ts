@@ -149,99 +149,108 @@ export function createServerActivities(paths: ProjectPaths, artifacts: ArtifactS
   return {
     async startModelServers(input: StartModelServersInput): Promise<StartedServers> {
       const ctx = Context.current();
-      // Orphans: servers whose starting worker has died (their own runs can no longer stop them).
-      await reap((r) => !isProcessAlive(r.ownerPid) || !isServerAlive(r.pid));
-
-      const devices = input.placement.instances.flatMap((inst, instance) =>
-        inst.devices.map((models) => ({ instance, models })),
-      );
-      const mine = registry.read().filter((r) => r.runId === input.runId);
-      const sameLayout =
-        mine.length === devices.length &&
-        devices.every((d, i) => mine.find((r) => r.device === i)?.models.join('\n') === d.models.join('\n'));
-      if (sameLayout && (await Promise.all(mine.map((r) => isReady(r.url)))).every(Boolean)) {
-        // A retried attempt of this run's start: its servers are up and ready, use them.
-        return result(mine, devices, true);
-      }
-      await reap((r) => r.runId === input.runId);
-
-      const python = pythonPath(paths);
-      const runDir = path.join(paths.state, 'model-servers', input.runId);
-      fs.mkdirSync(runDir, { recursive: true });
-      const started: { child: ManagedChild; record: ServerRecord }[] = [];
+      // Loading and warming models can take minutes on a busy host: heartbeat all along, so a worker that
+      // dies mid-start is noticed within the heartbeat timeout rather than the start-to-close one.
+      const beat = setInterval(() => ctx.heartbeat({ phase: 'starting' }), 5_000);
       try {
-        for (const [device, { models }] of devices.entries()) {
-          const specFile = path.join(runDir, `device-${device}.json`);
-          const specs = models.map((modelId) => ({
-            modelId,
-            path: modelFolder(artifacts, modelId, input.processor),
-          }));
-          fs.writeFileSync(specFile, JSON.stringify({ models: specs }, null, 2));
-          const port = await freePort();
-          const logFile = path.join(paths.state, 'logs', `model-server-${input.runId}-${device}.log`);
-          const child = ManagedChild.spawn(
-            `model server ${device}`,
-            python,
-            [
-              '-m',
-              'stowage_tracer',
-              'serve',
-              '--models',
-              specFile,
-              '--host',
-              '127.0.0.1',
-              '--port',
-              String(port),
-              '--max-batch',
-              String(input.maxBatch),
-              '--batch-window-ms',
-              String(input.batchWindowMs),
-              // Devices share this machine's cores: one intra-op thread each keeps them from fighting.
-              '--threads',
-              '1',
-              '--exit-with-parent',
-            ],
-            { logFile, cwd: paths.pythonTracer },
+        // Orphans: servers whose starting worker has died (their own runs can no longer stop them).
+        await reap((r) => !isProcessAlive(r.ownerPid) || !isServerAlive(r.pid));
+
+        const devices = input.placement.instances.flatMap((inst, instance) =>
+          inst.devices.map((models) => ({ instance, models })),
+        );
+        const mine = registry.read().filter((r) => r.runId === input.runId);
+        const sameLayout =
+          mine.length === devices.length &&
+          devices.every(
+            (d, i) => mine.find((r) => r.device === i)?.models.join('\n') === d.models.join('\n'),
           );
-          const record: ServerRecord = {
-            runId: input.runId,
-            device,
-            pid: child.pid,
-            url: `http://127.0.0.1:${port}`,
-            models,
-            ownerPid: process.pid,
-            logFile,
-          };
-          registry.update((records) => [...records, record]);
-          started.push({ child, record });
+        if (sameLayout && (await Promise.all(mine.map((r) => isReady(r.url)))).every(Boolean)) {
+          // A retried attempt of this run's start: its servers are up and ready, use them.
+          return result(mine, devices, true);
         }
-        await Promise.all(
-          started.map(({ child, record }) =>
-            waitUntil(
-              `model server ${record.device} (${record.url}) to be ready`,
-              () => isReady(record.url),
-              {
-                timeoutMs: 180_000,
-                child,
-                intervalMs: 250,
-              },
-            ).then(() => ctx.heartbeat({ ready: record.device })),
-          ),
-        );
-      } catch (err) {
         await reap((r) => r.runId === input.runId);
-        throw ApplicationFailure.nonRetryable(
-          `starting the model servers failed: ${(err as Error).message}`,
-          'ModelServerStartFailed',
+
+        const python = pythonPath(paths);
+        const runDir = path.join(paths.state, 'model-servers', input.runId);
+        fs.mkdirSync(runDir, { recursive: true });
+        const started: { child: ManagedChild; record: ServerRecord }[] = [];
+        try {
+          for (const [device, { models }] of devices.entries()) {
+            const specFile = path.join(runDir, `device-${device}.json`);
+            const specs = models.map((modelId) => ({
+              modelId,
+              path: modelFolder(artifacts, modelId, input.processor),
+            }));
+            fs.writeFileSync(specFile, JSON.stringify({ models: specs }, null, 2));
+            const port = await freePort();
+            const logFile = path.join(paths.state, 'logs', `model-server-${input.runId}-${device}.log`);
+            const child = ManagedChild.spawn(
+              `model server ${device}`,
+              python,
+              [
+                '-m',
+                'stowage_tracer',
+                'serve',
+                '--models',
+                specFile,
+                '--host',
+                '127.0.0.1',
+                '--port',
+                String(port),
+                '--max-batch',
+                String(input.maxBatch),
+                '--batch-window-ms',
+                String(input.batchWindowMs),
+                // Devices share this machine's cores: one intra-op thread each keeps them from fighting.
+                '--threads',
+                '1',
+                '--exit-with-parent',
+              ],
+              { logFile, cwd: paths.pythonTracer },
+            );
+            const record: ServerRecord = {
+              runId: input.runId,
+              device,
+              pid: child.pid,
+              url: `http://127.0.0.1:${port}`,
+              models,
+              ownerPid: process.pid,
+              logFile,
+            };
+            registry.update((records) => [...records, record]);
+            started.push({ child, record });
+          }
+          await Promise.all(
+            started.map(({ child, record }) =>
+              waitUntil(
+                `model server ${record.device} (${record.url}) to be ready`,
+                () => isReady(record.url),
+                {
+                  timeoutMs: 180_000,
+                  child,
+                  intervalMs: 250,
+                },
+              ).then(() => ctx.heartbeat({ ready: record.device })),
+            ),
+          );
+        } catch (err) {
+          await reap((r) => r.runId === input.runId);
+          throw ApplicationFailure.nonRetryable(
+            `starting the model servers failed: ${(err as Error).message}`,
+            'ModelServerStartFailed',
+          );
+        }
+        // The servers outlive this activity (they serve the sweep): detach so Node does not wait on them.
+        for (const { child } of started) child.proc.unref();
+        return result(
+          started.map((s) => s.record),
+          devices,
+          false,
         );
+      } finally {
+        clearInterval(beat);
       }
-      // The servers outlive this activity (they serve the sweep): detach so Node does not wait on them.
-      for (const { child } of started) child.proc.unref();
-      return result(
-        started.map((s) => s.record),
-        devices,
-        false,
-      );
     },
 
     async stopModelServers(input: { runId: string }): Promise<{ stopped: number }> {

@@ -138,7 +138,8 @@ export function createReportActivities(artifacts: ArtifactStore) {
 }
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-const fmt = (n: number | null, digits = 1) => (n === null ? '—' : n.toFixed(digits));
+// Figures a runtime could not measure (simulated nodes) arrive as null or NaN: shown as a dash, never as "NaN".
+const fmt = (n: number | null, digits = 1) => (n === null || !Number.isFinite(n) ? '—' : n.toFixed(digits));
 
 function reportHtml(report: LoadReport, curveSvg: string, packingSvg: string): string {
   const r = report.results;

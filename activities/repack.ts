@@ -1,3 +1,4 @@
+import { traceOptionsFor } from '../src/pipeline/input';
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import { ApplicationFailure, heartbeat } from '@temporalio/activity';
@@ -14,7 +15,6 @@ import {
   planFleetChange,
   type RepackDecision,
   type RepackInput,
-  traceOptionsFor,
 } from '../src/domain/repack';
 import type { Processor } from '../src/domain/task-queues';
 import { InventoryError, readInventory } from '../src/inventory';

@@ -26,8 +26,12 @@ import {
   StowageRuntime,
   StowageStage,
 } from '../src/domain/search-attributes';
-import type { Processor } from '../src/domain/task-queues';
-import { parsePipelineInput, type PipelineInput, type PipelineInputJson } from '../src/pipeline/input';
+import {
+  parsePipelineInput,
+  type PipelineInput,
+  type PipelineInputJson,
+  traceOptionsFor,
+} from '../src/pipeline/input';
 import { loadSweep } from './load-sweep';
 import {
   buildKubernetesImages,
@@ -36,7 +40,7 @@ import {
   testInCluster,
 } from './pipeline-kubernetes';
 import { rollout } from './rollout';
-import { traceModels } from './trace-models';
+import { traceManifestsInBatches as traceInBatches } from './trace-batches';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -47,11 +51,6 @@ export const approveDeployUpdate = defineUpdate<{ approved: true }, [ApproveDepl
 export interface ApproveDeployInput {
   by?: string;
 }
-
-/** Models per traceModels child: far from 2,000 pending activities and from the history limit. */
-export const TRACE_BATCH_SIZE = 250;
-const TRACE_CHILDREN_IN_FLIGHT = 4;
-const TRACES_PER_CHILD_IN_FLIGHT = 2;
 
 const records = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
@@ -280,56 +279,24 @@ async function traceStage(
   const manifest = Array.isArray(input.models) ? undefined : input.models.manifest;
   const count = inline?.length ?? (await records.inspectModelManifest({ key: manifest! })).count;
   if (manifest) upsertSearchAttributes([{ key: StowageModelCount, value: count }]);
-  const pages = Math.ceil(count / TRACE_BATCH_SIZE);
-  const jobs = input.processors.flatMap((processor) =>
-    Array.from({ length: pages }, (_, index) => ({ processor, index, offset: index * TRACE_BATCH_SIZE })),
-  );
   stageProgress.total = count * input.processors.length;
-  const summary: TraceStageSummary = { batches: [], traced: 0, failed: [] };
-  const keys: string[] = new Array(jobs.length);
-
-  let next = 0;
-  async function lane(): Promise<void> {
-    while (next < jobs.length) {
-      const position = next++;
-      const job = jobs[position];
-      // Manifest pages are read when their batch starts: a 100,000-model list never sits in the history.
-      const batch =
-        inline?.slice(job.offset, job.offset + TRACE_BATCH_SIZE) ??
-        (await records.readModelManifestPage({
-          key: manifest!,
-          offset: job.offset,
-          limit: TRACE_BATCH_SIZE,
-        }));
-      const result = await executeChild(traceModels, {
-        workflowId: `${runId}-trace-${job.processor}-${job.index}`,
-        args: [
-          {
-            processor: job.processor,
-            maxConcurrent: TRACES_PER_CHILD_IN_FLIGHT,
-            models: batch.map((m) => ({
-              id: m.id,
-              source: m.source,
-              options: traceOptions(input, m.trace, job.processor),
-            })),
-          },
-        ],
-      });
-      keys[position] = await records.recordTraceBatch({
-        runId,
-        name: `${job.processor}-${job.index}`,
-        record: result,
-      });
-      summary.traced += result.traced.length;
-      summary.failed.push(...result.failed);
-      stageProgress.done += batch.length;
+  let traced = 0;
+  let failed = 0;
+  const summary = await traceInBatches({
+    runId,
+    manifests: input.processors.map((processor) =>
+      inline ? { processor, count, models: inline } : { processor, count, key: manifest! },
+    ),
+    traceOptionsOf: (m, processor) => traceOptionsFor(input, m.trace, processor),
+    onBatch: (result, batchSize) => {
+      traced += result.traced.length;
+      failed += result.failed.length;
+      stageProgress.done += batchSize;
       for (const f of result.failed)
         progress.failures.push({ stage: 'trace', modelId: f.modelId, message: f.message });
-      stageProgress.detail = `${summary.traced} traced, ${summary.failed.length} failed`;
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(TRACE_CHILDREN_IN_FLIGHT, jobs.length) }, lane));
-  summary.batches = keys;
+      stageProgress.detail = `${traced} traced, ${failed} failed`;
+    },
+  });
 
   if (summary.traced === 0 || (input.allOrNothing && summary.failed.length > 0)) {
     throw ApplicationFailure.nonRetryable(
@@ -383,15 +350,4 @@ async function packStage(
     );
   }
   return result;
-}
-
-function traceOptions(input: PipelineInput, own: PipelineInput['trace'] | undefined, processor: Processor) {
-  const options = { ...input.trace, ...own };
-  return {
-    batchSize: options.batchSize,
-    sequenceLength: options.sequenceLength,
-    pipelineCores: processor === 'inf' ? options.pipelineCores : undefined,
-    precision: options.precision,
-    profile: { expectedRequestsPerSecond: input.expectedRatePerModel },
-  };
 }

@@ -1,3 +1,4 @@
+import { traceOptionsFor } from '../src/pipeline/input';
 import {
   ApplicationFailure,
   CancellationScope,
@@ -16,7 +17,6 @@ import {
   type RepackResult,
   type RepackStage,
   runKeyOf,
-  traceOptionsFor,
 } from '../src/domain/repack';
 import {
   StowageCostPerHour,

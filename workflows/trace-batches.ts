@@ -7,10 +7,10 @@ import type { ModelSpec } from '../src/pipeline/input';
 import { traceModels } from './trace-models';
 
 /**
- * Traces the models of manifest artifacts in traceModels child batches: the repack workflow's trace step,
- * the same scheme as the pipeline's trace stage (batch size, children and traces in flight, one record
- * per batch), so both behave alike under load. Pages are read when their batch starts, so a long list
- * never sits in the history. Not a workflow: a helper that runs inside one.
+ * Traces models in traceModels child batches, for the pipeline's trace stage and repack's trace step
+ * alike: a bounded number of children in flight, one record per batch. A manifest's pages are read when
+ * their batch starts, so a 100,000-model list never sits in the history. Not a workflow: a helper that
+ * runs inside one.
  */
 
 type Activities = ReturnType<typeof createActivities>;
@@ -25,16 +25,14 @@ const records = proxyActivities<Activities>({
   retry: { initialInterval: '1 second', maximumAttempts: 5, nonRetryableErrorTypes: ['InvalidInput'] },
 });
 
-export interface ManifestToTrace {
-  processor: Processor;
-  /** Artifact key of a model manifest ({ models: [...] }). */
-  key: string;
-  count: number;
-}
+/** The models to trace on one processor: an inline list, or a manifest artifact ({ models: [...] }). */
+export type ModelsToTrace = { processor: Processor; count: number } & (
+  { models: ModelSpec[] } | { key: string }
+);
 
 export async function traceManifestsInBatches(options: {
   runId: string;
-  manifests: ManifestToTrace[];
+  manifests: ModelsToTrace[];
   traceOptionsOf: (model: ModelSpec, processor: Processor) => Record<string, unknown>;
   onBatch?: (result: TraceModelsResult, batchSize: number) => void;
 }): Promise<TraceStageSummary> {
@@ -52,11 +50,14 @@ export async function traceManifestsInBatches(options: {
     while (next < jobs.length) {
       const position = next++;
       const job = jobs[position];
-      const batch = await records.readModelManifestPage({
-        key: job.key,
-        offset: job.offset,
-        limit: TRACE_BATCH_SIZE,
-      });
+      const batch =
+        'models' in job
+          ? job.models.slice(job.offset, job.offset + TRACE_BATCH_SIZE)
+          : await records.readModelManifestPage({
+              key: job.key,
+              offset: job.offset,
+              limit: TRACE_BATCH_SIZE,
+            });
       const result = await executeChild(traceModels, {
         workflowId: `${options.runId}-trace-${job.processor}-${job.index}`,
         args: [

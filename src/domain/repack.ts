@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { isArtifactKey } from '../artifacts/keys';
-import { describeProblems, PipelineInputSchema, type ModelSpec } from '../pipeline/input';
+import { describeProblems, PipelineInputSchema } from '../pipeline/input';
 import { ID_PATTERN, ID_RULE } from './ids';
 import type { Processor } from './task-queues';
 
@@ -67,22 +67,6 @@ export function parseRepackInput(raw: unknown): ParsedRepackInput {
  */
 export function runKeyOf(workflowId: string): string {
   return workflowId.replace(/[^A-Za-z0-9._-]/g, '-');
-}
-
-/** What traceModels gets for one model: the run's trace options under the model's own. */
-export function traceOptionsFor(
-  input: { trace: RepackInput['trace']; expectedRatePerModel: number },
-  own: ModelSpec['trace'] | undefined,
-  processor: Processor,
-) {
-  const options = { ...input.trace, ...own };
-  return {
-    batchSize: options.batchSize,
-    sequenceLength: options.sequenceLength,
-    pipelineCores: processor === 'inf' ? options.pipelineCores : undefined,
-    precision: options.precision,
-    profile: { expectedRequestsPerSecond: input.expectedRatePerModel },
-  };
 }
 
 // --- fleet state (fleet/<name>/current.json) ---

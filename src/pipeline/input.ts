@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { isArtifactKey } from '../artifacts/keys';
 import { ID_PATTERN, ID_RULE } from '../domain/ids';
-import { PROCESSORS } from '../domain/task-queues';
+import { type Processor, PROCESSORS } from '../domain/task-queues';
 import { DNS_LABEL } from '../kubernetes/names';
 
 /**
@@ -179,6 +179,22 @@ export const ModelManifestSchema = z
 export type ModelSpec = z.infer<typeof ModelSpecSchema>;
 export type PipelineInput = z.infer<typeof PipelineInputSchema>;
 export type PipelineInputJson = z.input<typeof PipelineInputSchema>;
+
+/** What traceModels gets for one model: the run's trace options under the model's own. */
+export function traceOptionsFor(
+  input: { trace: z.infer<typeof TraceOptionsSchema>; expectedRatePerModel: number },
+  own: ModelSpec['trace'] | undefined,
+  processor: Processor,
+) {
+  const options = { ...input.trace, ...own };
+  return {
+    batchSize: options.batchSize,
+    sequenceLength: options.sequenceLength,
+    pipelineCores: processor === 'inf' ? options.pipelineCores : undefined,
+    precision: options.precision,
+    profile: { expectedRequestsPerSecond: input.expectedRatePerModel },
+  };
+}
 
 /** Every problem, one per line, each with a JSON pointer to the field: what the UI, CLI and API show. */
 export function describeProblems(error: z.ZodError): string[] {

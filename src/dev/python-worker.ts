@@ -9,6 +9,8 @@ export interface PythonWorkerOptions {
   /** 'auto' lets the worker serve cpu plus whatever accelerators it detects. */
   processors: Processor[] | 'auto';
   logFile: string;
+  /** Extra environment, applied last (an S3 artifact root's endpoint and credentials, for instance). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export const PYTHON_WORKER_MARKER = 'stowage_tracer';
@@ -36,6 +38,7 @@ export async function startPythonWorker(
     TEMPORAL_TLS_CA: temporal.tlsCaPath ?? '',
     TEMPORAL_TLS_SERVER_NAME: temporal.tlsServerName ?? '',
     TEMPORAL_API_KEY: temporal.apiKey ?? '',
+    ...options.env,
   };
   const processors = options.processors === 'auto' ? 'auto' : options.processors.join(',');
   const child = ManagedChild.spawn(

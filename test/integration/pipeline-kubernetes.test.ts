@@ -24,8 +24,8 @@ import { testPaths, testStack } from '../support/stack';
  * out on the real test cluster (kwok node group labelled as EKS's), the routing table published, and the
  * in-cluster load test run as a k6 Job. What this environment cannot do is said, not faked: kwok runs no
  * container, so the smoke test is skipped ("skip-kwok", checked against the nodes) and the report says the
- * load test is not measurable. Not covered here: EKS node-group scaling (no `cluster`: moto's EKS is
- * exercised by the node-group tests) and an S3 artifact store (the shared stack's store is a folder).
+ * load test is not measurable. EKS node-group scaling and an S3 artifact store are in
+ * pipeline-kubernetes-s3.test.ts (this one runs on the shared stack, whose store is a folder).
  */
 const QUEUE = 'stowage-pipeline-kube-test';
 const NAMESPACE = 'pipeline-kube-test';

@@ -6,11 +6,11 @@ import { gunzipSync } from 'node:zlib';
 import { ECRClient } from '@aws-sdk/client-ecr';
 import { ApplicationFailure, asyncLocalStorage, Context } from '@temporalio/activity';
 import { createImageActivities } from '../../activities/kubernetes/images';
-import { Buildah, buildahConfigSchema } from '../../src/images/buildah';
 import { resolveBuildContext } from '../../src/images/context';
 import { EcrCredentials } from '../../src/images/ecr';
 import { MEDIA_TYPES, RegistryClient, RegistryRefused } from '../../src/images/registry';
 import type { ImageBuildSettings } from '../../src/images/server-image';
+import { commitLocalBase, scratchBuildah } from '../support/local-images';
 import { moto } from '../support/moto';
 import { testRegistry } from '../support/registry';
 
@@ -73,14 +73,7 @@ describe('model-server images: buildah build, push to a loopback docker-registry
   this.timeout(600_000);
 
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'stowage-images-'));
-  // vfs storage under a temp dir: nothing lands in the machine's own container storage.
-  const buildahConfig = buildahConfigSchema.parse({
-    root: path.join(work, 'storage'),
-    runroot: path.join(work, 'run'),
-    storageDriver: 'vfs',
-    isolation: 'chroot',
-  });
-  const buildah = new Buildah(buildahConfig);
+  const { config: buildahConfig, buildah } = scratchBuildah(work);
   const contextRoot = path.join(work, 'src');
   const runs: string[][] = [];
   let settings: ImageBuildSettings;
@@ -92,26 +85,18 @@ describe('model-server images: buildah build, push to a loopback docker-registry
       recursive: true,
       filter: (src) => !src.includes('__pycache__') && !src.endsWith('.pyc'),
     });
-    // The tiny base, made locally (no download): a rootfs of a few files. The server image's steps
-    // (COPY, ENV, USER, ENTRYPOINT) run nothing inside it, so it needs no shell and no Python.
-    const rootfs = path.join(work, 'rootfs');
-    fs.mkdirSync(path.join(rootfs, 'etc'), { recursive: true });
-    fs.mkdirSync(path.join(rootfs, 'usr/local/bin'), { recursive: true });
-    fs.writeFileSync(
-      path.join(rootfs, 'etc/passwd'),
-      'root:x:0:0::/root:/bin/sh\nstowage:x:10001:10001::/nonexistent:/sbin/nologin\n',
-    );
-    fs.writeFileSync(
-      path.join(rootfs, 'usr/local/bin/python'),
-      '#!/bin/false\n# a stand-in name; never run\n',
+    await commitLocalBase(
+      buildah,
+      work,
+      BASE,
       {
-        mode: 0o755,
+        'etc/passwd': {
+          content: 'root:x:0:0::/root:/bin/sh\nstowage:x:10001:10001::/nonexistent:/sbin/nologin\n',
+        },
+        'usr/local/bin/python': { content: '#!/bin/false\n# a stand-in name; never run\n', mode: 0o755 },
       },
+      ['PATH=/usr/local/bin:/usr/bin:/bin'],
     );
-    const container = (await buildah.run(['from', 'scratch'])).trim();
-    await buildah.run(['copy', container, `${rootfs}/`, '/']);
-    await buildah.run(['config', '--env', 'PATH=/usr/local/bin:/usr/bin:/bin', container]);
-    await buildah.run(['commit', '--rm', container, BASE]);
 
     const registry = await testRegistry('open');
     registryHost = registry.host;

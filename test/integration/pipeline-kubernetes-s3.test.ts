@@ -25,12 +25,12 @@ import { startPythonWorker } from '../../src/dev/python-worker';
 import { startEmbeddedServer } from '../../src/dev/temporal-server';
 import { makeTinyModels } from '../../src/dev/tiny-models';
 import type { PipelineProgress, PipelineResult } from '../../src/domain/pipeline';
-import { Buildah, buildahConfigSchema } from '../../src/images/buildah';
 import { serverImageSources } from '../../src/images/server-image';
 import { routingConfigMapName } from '../../src/kubernetes/names';
 import type { PipelineInputJson } from '../../src/pipeline/input';
 import { progressQuery } from '../../workflows/pipeline';
 import { testKube } from '../support/kube';
+import { commitLocalBase, scratchBuildah } from '../support/local-images';
 import { moto, type Moto } from '../support/moto';
 import { testRegistry } from '../support/registry';
 
@@ -53,13 +53,7 @@ describe('pipeline with runtime kubernetes, artifacts in S3 and EKS node groups 
   this.timeout(20 * 60_000);
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'stowage-pipeline-kube-s3-'));
   const paths: ProjectPaths = { ...projectPaths(), state: work, artifacts: path.join(work, 'artifacts') };
-  const buildahConfig = buildahConfigSchema.parse({
-    root: path.join(work, 'storage'),
-    runroot: path.join(work, 'run'),
-    storageDriver: 'vfs',
-    isolation: 'chroot',
-  });
-  const buildah = new Buildah(buildahConfig);
+  const { config: buildahConfig, buildah } = scratchBuildah(work);
   const bucket = `stowage-pks3-${randomBytes(4).toString('hex')}`;
   const prefix = 'pipeline';
   const root = `s3://${bucket}/${prefix}`;
@@ -137,12 +131,7 @@ describe('pipeline with runtime kubernetes, artifacts in S3 and EKS node groups 
       sources.push(artifacts.uri(`sources/${name}`));
     }
 
-    const rootfs = path.join(work, 'rootfs');
-    fs.mkdirSync(path.join(rootfs, 'etc'), { recursive: true });
-    fs.writeFileSync(path.join(rootfs, 'etc/passwd'), 'root:x:0:0::/root:/bin/sh\n');
-    const container = (await buildah.run(['from', 'scratch'])).trim();
-    await buildah.run(['copy', container, `${rootfs}/`, '/']);
-    await buildah.run(['commit', '--rm', container, BASE]);
+    await commitLocalBase(buildah, work, BASE);
     const registry = await testRegistry('open');
     registryHost = registry.host;
 

@@ -9,12 +9,12 @@ import { NOT_MEASURABLE } from '../../activities/kubernetes/load-job';
 import { openArtifactStore } from '../../src/artifacts/store';
 import { makeTinyModels } from '../../src/dev/tiny-models';
 import type { PipelineProgress, PipelineResult } from '../../src/domain/pipeline';
-import { Buildah, buildahConfigSchema } from '../../src/images/buildah';
 import { serverImageSources } from '../../src/images/server-image';
 import { routingConfigMapName } from '../../src/kubernetes/names';
 import type { PipelineInputJson } from '../../src/pipeline/input';
 import { progressQuery } from '../../workflows/pipeline';
 import { testKube } from '../support/kube';
+import { commitLocalBase, scratchBuildah } from '../support/local-images';
 import { testRegistry } from '../support/registry';
 import { testPaths, testStack } from '../support/stack';
 
@@ -34,13 +34,7 @@ const BASE = 'localhost/stowage-pipeline-kube-base:1';
 describe('pipeline with runtime kubernetes (real API server, registry, buildah, workers)', function () {
   this.timeout(20 * 60_000);
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'stowage-pipeline-kube-'));
-  const buildahConfig = buildahConfigSchema.parse({
-    root: path.join(work, 'storage'),
-    runroot: path.join(work, 'run'),
-    storageDriver: 'vfs',
-    isolation: 'chroot',
-  });
-  const buildah = new Buildah(buildahConfig);
+  const { config: buildahConfig, buildah } = scratchBuildah(work);
   const artifacts = openArtifactStore(testPaths().artifacts);
   let connection: NativeConnection;
   let worker: Worker;
@@ -67,12 +61,7 @@ describe('pipeline with runtime kubernetes (real API server, registry, buildah, 
       prefix: 'pk',
     });
     // A base made here, without a download: the server image's steps run nothing inside it.
-    const rootfs = path.join(work, 'rootfs');
-    fs.mkdirSync(path.join(rootfs, 'etc'), { recursive: true });
-    fs.writeFileSync(path.join(rootfs, 'etc/passwd'), 'root:x:0:0::/root:/bin/sh\n');
-    const container = (await buildah.run(['from', 'scratch'])).trim();
-    await buildah.run(['copy', container, `${rootfs}/`, '/']);
-    await buildah.run(['commit', '--rm', container, BASE]);
+    await commitLocalBase(buildah, work, BASE);
     const registry = await testRegistry('open');
     registryHost = registry.host;
 

@@ -179,35 +179,25 @@ export async function pipeline(raw: PipelineInputJson): Promise<PipelineResult> 
     });
 
     const sweep = await stage('test', async () => {
-      if (kubernetes) {
-        const result = await testInCluster(input, runId, placement, served);
-        progress.stages.test = {
-          status: 'done',
-          done: result.steps.length,
-          total: result.steps.length,
-          detail: result.knee
-            ? `knee ${Math.round(result.knee.achievedRate)} req/s at P90 ${result.knee.p90Ms?.toFixed(1)} ms`
-            : result.stopReason,
-        };
-        return result;
-      }
       const typeName = placement.instances[0]?.type ?? 'local-cpu';
-      const result = await executeChild(loadSweep, {
-        workflowId: `${runId}-test`,
-        args: [
-          {
-            routingTable: deployment.routingTable,
-            placement: served,
-            slo: { p90Ms: input.loadTest.sloP90Ms, maxErrorRate: input.loadTest.maxErrorRate },
-            sweep: { maxSteps: input.loadTest.maxSteps, stepSeconds: input.loadTest.stepSeconds },
-            cost: {
-              instanceType: typeName,
-              instances: placement.instances.length,
-              pricePerHour: placement.costPerHour / Math.max(1, placement.instances.length),
-            },
-          },
-        ],
-      });
+      const result = kubernetes
+        ? await testInCluster(input, runId, placement, served)
+        : await executeChild(loadSweep, {
+            workflowId: `${runId}-test`,
+            args: [
+              {
+                routingTable: deployment.routingTable,
+                placement: served,
+                slo: { p90Ms: input.loadTest.sloP90Ms, maxErrorRate: input.loadTest.maxErrorRate },
+                sweep: { maxSteps: input.loadTest.maxSteps, stepSeconds: input.loadTest.stepSeconds },
+                cost: {
+                  instanceType: typeName,
+                  instances: placement.instances.length,
+                  pricePerHour: placement.costPerHour / Math.max(1, placement.instances.length),
+                },
+              },
+            ],
+          });
       progress.stages.test = {
         status: 'done',
         done: result.steps.length,

@@ -4,6 +4,7 @@ import { Packing } from '../state';
 import { downgrade } from '../improve/downgrade';
 import { binCentric } from './bin-centric';
 import { itemCentric } from './item-centric';
+import { minSlack } from './min-slack';
 
 /** Instances opened up front in the mix the cardinality bound found, largest instances first. */
 function planned(p: Prepared, plan: number[]): Packing {
@@ -21,6 +22,7 @@ export interface Candidate {
 /** Below these sizes the quadratic heuristics (best-fit scan, bin-centric) are cheap enough to try. */
 const BEST_FIT_MAX_MODELS = 5000;
 const BIN_CENTRIC_MAX_MODELS = 3000;
+const MIN_SLACK_MAX_MODELS = 20_000;
 
 /**
  * Runs the constructive heuristics, cheapest first, until `deadline`, and keeps the cheapest result
@@ -38,18 +40,23 @@ export function bestConstruction(p: Prepared, deadline: number, plan?: number[])
   const typeChoices = [-1, ...(p.T > 1 ? p.types.map((_, t) => t) : [])];
   const typeLabel = (t: number) => (t < 0 ? 'cost-aware' : p.types[t].name);
   const runs: { name: string; run: () => Packing }[] = [];
+  if (plan && plan.some((c) => c > 0)) {
+    runs.push({
+      name: 'FFD-max/cardinality plan',
+      run: () => itemCentric(p, order('max'), { fit: 'first', fixedType: -1 }, planned(p, plan)),
+    });
+  }
+  // Minimum slack early: on the harder classes it is the best start, and large problems may have time
+  // for little else.
+  if (models.length <= MIN_SLACK_MAX_MODELS) {
+    for (const t of typeChoices) runs.push({ name: `min-slack/${typeLabel(t)}`, run: () => minSlack(p, t) });
+  }
   for (const m of ['max', 'sum', 'l2'] as SizeMeasure[]) {
     for (const t of typeChoices)
       runs.push({
         name: `FFD-${m}/${typeLabel(t)}`,
         run: () => itemCentric(p, order(m), { fit: 'first', fixedType: t }),
       });
-  }
-  if (plan && plan.some((c) => c > 0)) {
-    runs.unshift({
-      name: 'FFD-max/cardinality plan',
-      run: () => itemCentric(p, order('max'), { fit: 'first', fixedType: -1 }, planned(p, plan)),
-    });
   }
   if (models.length <= BIN_CENTRIC_MAX_MODELS) {
     for (const rule of ['dot', 'l2'] as const) {

@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { minSlack } from '../../../src/packing/heuristics/min-slack';
+import { itemCentric } from '../../../src/packing/heuristics/item-centric';
+import { homeTypes, sortedBy } from '../../../src/packing/measures';
+import { prepare, within, type Prepared } from '../../../src/packing/prepare';
+import type { Packing } from '../../../src/packing/state';
+import { randomCatalogProblem, seeded, unitBinProblem } from './fixtures';
+
+/** Recomputes every device's and host's load from the model lists alone. */
+function assertFeasible(p: Prepared, pk: Packing): void {
+  const seen = new Set<number>();
+  for (const bin of pk.bins) {
+    const ty = p.types[bin.type];
+    let host = 0;
+    bin.items.forEach((models, d) => {
+      let mem = 0;
+      let cpu = 0;
+      for (const i of models) {
+        assert.ok(!seen.has(i), `model ${i} placed twice`);
+        seen.add(i);
+        const k = i * p.T + bin.type;
+        assert.ok(!Number.isNaN(p.mem[k]), `model ${i} on a type it cannot run on`);
+        mem += p.mem[k];
+        cpu += p.cpu[k];
+        host += p.host[k];
+      }
+      assert.ok(within(mem, ty.memory) && within(cpu, ty.compute), `device ${d} of a ${ty.name} overfull`);
+    });
+    assert.ok(within(host, ty.host), `host of a ${ty.name} overfull`);
+  }
+  assert.equal(seen.size, p.placeable.length, 'every placeable model placed');
+}
+
+describe('minimum-slack construction', () => {
+  it('fills instances in both dimensions where first- and best-fit leave one of them slack', () => {
+    // Anti-correlated shapes (memory + compute ≈ 0.5): four fit one bin only when their memory and their
+    // compute both sum to about 1, which greedy fits stop pairing up long before the last bins.
+    for (const seed of [1, 2]) {
+      const r = seeded(seed);
+      const items = Array.from({ length: 400 }, (): [number, number] => {
+        const a = 0.1 + 0.3 * r();
+        return [a, Math.max(0.01, 0.5 - a + 0.1 * (r() - 0.5))];
+      });
+      const p = prepare(unitBinProblem(items));
+      const order = sortedBy(p, homeTypes(p), 'max');
+      const pk = minSlack(p, -1);
+      assertFeasible(p, pk);
+      const volume = Math.ceil(Math.max(...[0, 1].map((d) => items.reduce((s, x) => s + x[d], 0))));
+      assert.ok(pk.bins.length <= volume + 2, `${pk.bins.length} bins, volume bound ${volume}`);
+      const greedy = Math.min(
+        itemCentric(p, order, { fit: 'first', fixedType: -1 }).bins.length,
+        itemCentric(p, order, { fit: 'best', fixedType: -1 }).bins.length,
+      );
+      assert.ok(pk.bins.length < greedy, `${pk.bins.length} bins, greedy fits ${greedy}`);
+    }
+  });
+
+  it('keeps every device, host and processor constraint on multi-device, mixed-processor catalogs', () => {
+    const p = prepare(randomCatalogProblem(400, 9));
+    for (const fixed of [-1, ...p.types.map((_, t) => t)]) assertFeasible(p, minSlack(p, fixed));
+  });
+});

@@ -3,7 +3,7 @@ import type { Bin, Packing } from '../state';
 import { solveExactly, type SubPacking } from './mip';
 
 /** Models per window: small enough for HiGHS to settle a window in a fraction of a second. */
-const WINDOW_MODELS = 36;
+const WINDOW_MODELS = 20;
 
 /**
  * MIP large-neighbourhood search: take a few instances (one of the emptiest plus random others that can

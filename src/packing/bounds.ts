@@ -1,6 +1,7 @@
 import type { HighsSolver } from './highs-worker';
 import { OPTIMAL } from './highs-worker';
 import { ModelBuilder } from './linear-model';
+import { demandClasses } from './pattern-bound';
 import type { Prepared } from './prepare';
 
 /**
@@ -170,16 +171,7 @@ async function lpBound(
 ): Promise<number> {
   // Models with identical demands are one column with a multiplicity: exact for the LP, and the
   // post's thousands of copies of one model become a handful of columns.
-  const classes = new Map<string, { model: number; count: number }>();
-  for (const i of models) {
-    const key = Array.from(
-      { length: p.T },
-      (_, t) => `${p.mem[i * p.T + t]},${p.cpu[i * p.T + t]},${p.host[i * p.T + t]}`,
-    ).join(';');
-    const c = classes.get(key);
-    if (c) c.count++;
-    else classes.set(key, { model: i, count: 1 });
-  }
+  const classes = demandClasses(p, models);
   const b = new ModelBuilder();
   const rowsOf = p.types.map((_, t) => typeRows(p, t, perInstance[t], false));
   const rowIds = rowsOf.map((rows) => rows.map(() => b.row(-Infinity, 0)));
@@ -193,7 +185,7 @@ async function lpBound(
       rowsOf[t].map((r) => -r.perInstance),
     );
   }
-  for (const { model: i, count } of classes.values()) {
+  for (const { model: i, count } of classes) {
     const assign = b.row(count, count);
     for (let t = 0; t < p.T; t++) {
       if (Number.isNaN(p.mem[i * p.T + t])) continue;

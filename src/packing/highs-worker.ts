@@ -30,6 +30,8 @@ export interface SolveResult {
   colValue?: Float64Array;
   /** For a MIP: the proven lower bound on the objective. */
   dualBound?: number;
+  /** For an LP: the row duals, only when HiGHS reports a feasible dual solution. */
+  rowDual?: Float64Array;
   error?: string;
 }
 
@@ -121,6 +123,8 @@ function solveIn(highs: Highs, request: SolveRequest): SolveResult {
     const feasible = Number(model.info.get('primal_solution_status')) === 2;
     const result: SolveResult = { status, objective: model.getObjectiveValue() };
     if (feasible) result.colValue = model.getSolution().colValue;
+    if (!m.integrality && Number(model.info.get('dual_solution_status')) === 2)
+      result.rowDual = model.getSolution().rowDual;
     if (m.integrality) {
       const bound = Number(model.info.get('mip_dual_bound'));
       if (Number.isFinite(bound)) result.dualBound = bound;

@@ -6,6 +6,7 @@ import { downgrade } from './improve/downgrade';
 import { replace } from './improve/lns';
 import { solveExactly } from './improve/mip';
 import { improve } from './improve/search';
+import { demandClasses, patternBound } from './pattern-bound';
 import { prepare, type Prepared } from './prepare';
 import { matchToPrevious, startFromPrevious } from './repack';
 import type { Packing } from './state';
@@ -56,6 +57,7 @@ export async function pack(raw: PackingProblem | unknown): Promise<Placement> {
     let lower = bound.value;
     steps.push(`bound: ${bound.method}`);
     if (!problem.previous) {
+      lower = await patternBoundIfSmall(p, pk, lower, solver, started + budget * 0.3, steps);
       // Small problems give bin completion most of the time: the MIP after it rarely settles what it cannot.
       const share = p.placeable.length <= EXACT_MAX_MODELS ? 0.8 : 0.35;
       lower = completeToBound(p, pk, lower, started + (deadline - started) * share, steps);
@@ -226,6 +228,26 @@ function completeToBound(p: Prepared, pk: Packing, lower: number, deadline: numb
     break;
   }
   return lower;
+}
+
+/** Up to this many distinct models the pattern LP converges well inside a packing budget. */
+export const PATTERN_MAX_CLASSES = 60;
+
+/** The pattern LP bound when the problem is small (in distinct models) and the incumbent above the bound. */
+async function patternBoundIfSmall(
+  p: Prepared,
+  pk: Packing,
+  lower: number,
+  solver: HighsSolver,
+  deadline: number,
+  steps: string[],
+): Promise<number> {
+  if (pk.cost() <= lower + 1e-9 || demandClasses(p, p.placeable).length > PATTERN_MAX_CLASSES) return lower;
+  const result = await patternBound(solver, p, p.placeable, deadline, pk);
+  const rounded = roundUpToAchievable(p, result.value - 1e-7 * Math.max(1, result.value));
+  if (rounded <= lower + 1e-9) return lower;
+  steps.push(`bound: pattern LP${result.converged ? '' : ' (Farley, stopped early)'}`);
+  return rounded;
 }
 
 /** The exact MIP for small problems: an optimal packing, or at least a tighter proven bound. */

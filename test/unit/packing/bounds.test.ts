@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { pack, type PackingProblem } from '../../../src/packing';
-import { seeded } from './fixtures';
+import { lowerBound } from '../../../src/packing/bounds';
+import { HighsSolver } from '../../../src/packing/highs-worker';
+import { patternBound } from '../../../src/packing/pattern-bound';
+import { prepare } from '../../../src/packing/prepare';
+import { seeded, unitBinProblem } from './fixtures';
 
 /** Exhaustive minimum number of unit 2-D bins for a handful of items: the ground truth for small cases. */
 function optimumBins(items: [number, number][]): number {
@@ -88,5 +92,35 @@ describe('packing lower bounds', () => {
     // 123 × inf1.2xlarge (24 each) + 1 × inf1.6xlarge (76) + 1 × inf1.xlarge (12), found by enumeration.
     assert.equal(placement.lowerBoundPerHour, 45.934);
     assert.equal(placement.costPerHour, 45.934);
+  });
+
+  it('the pattern LP never exceeds the exhaustive optimum and beats the per-dimension bound', async () => {
+    const solver = new HighsSolver();
+    try {
+      const r = seeded(23);
+      let stronger = 0;
+      for (let trial = 0; trial < 16; trial++) {
+        const items = Array.from({ length: 9 }, () => [0.2 + r() * 0.4, 0.2 + r() * 0.4] as [number, number]);
+        const optimum = optimumBins(items);
+        const p = prepare(unitBinProblem(items));
+        const pattern = await patternBound(solver, p, p.placeable, Date.now() + 2000);
+        assert.ok(pattern.converged, `trial ${trial}: column generation did not converge`);
+        assert.ok(pattern.value <= optimum + 1e-9, `pattern LP ${pattern.value} > optimum ${optimum}`);
+        const perDimension = await lowerBound(solver, p, p.placeable, 1);
+        if (Math.ceil(pattern.value - 1e-7) > perDimension.value) stronger++;
+      }
+      assert.ok(stronger > 0, 'the pattern LP never proved more than volume and dual-feasible functions');
+    } finally {
+      await solver.close();
+    }
+  });
+
+  it('proves optimal a 40-model [.2,.6] instance the per-dimension bounds leave two instances short', async () => {
+    const r = seeded(1040);
+    const items = Array.from({ length: 40 }, (): [number, number] => [0.2 + 0.4 * r(), 0.2 + 0.4 * r()]);
+    const placement = await pack(unitBinProblem(items));
+    assert.match(placement.stats.algorithm, /pattern LP/);
+    assert.equal(placement.lowerBoundPerHour, placement.costPerHour);
+    assert.equal(placement.costPerHour, 20);
   });
 });

@@ -1,0 +1,253 @@
+import type { HighsSolver } from './highs-worker';
+import { ModelBuilder } from './linear-model';
+import type { Prepared } from './prepare';
+import type { Packing } from './state';
+
+/**
+ * The pattern LP (Gilmore–Gomory) by column generation: a pattern is what one device of a type can hold
+ * (the host cap applied to the device alone, a relaxation for multi-device instances), priced at the
+ * type's price per device; the LP covers every model at least once. It couples memory, compute and host
+ * in a way no per-dimension bound can, so it proves optimality where volume and dual-feasible-function
+ * bounds leave a gap of several instances.
+ *
+ * The bound is Farley's: for any duals π ≥ 0 of the restricted LP and the exact best pattern value z_t
+ * on each type, Σ π / max_t(z_t / cost_t) is a lower bound, so stopping at the deadline still leaves a
+ * proof. Pricing is an exact branch and bound; when it runs out of nodes it falls back to a relaxation's
+ * value for z_t, which keeps the bound valid but weak.
+ */
+
+/** Identical models form one class with a count: exact for the LP and far fewer rows. */
+export interface DemandClass {
+  model: number;
+  count: number;
+}
+
+export function demandClasses(p: Prepared, models: number[]): DemandClass[] {
+  const classes = new Map<string, DemandClass>();
+  for (const i of models) {
+    const key = classKey(p, i);
+    const c = classes.get(key);
+    if (c) c.count++;
+    else classes.set(key, { model: i, count: 1 });
+  }
+  return [...classes.values()];
+}
+
+/** Branch-and-bound nodes one pricing problem may visit before its bound falls back to a relaxation. */
+const PRICING_NODES = 200_000;
+/** Improving patterns added per type and iteration: fewer iterations of the master LP. */
+const COLUMNS_PER_TYPE = 200;
+
+interface Pattern {
+  type: number;
+  /** Class index → copies. */
+  counts: Map<number, number>;
+}
+
+export interface PatternBoundResult {
+  /** Proven lower bound on $/hour before rounding to whole instances. */
+  value: number;
+  /** True when pricing proved the LP optimal (the bound is the LP value itself). */
+  converged: boolean;
+  iterations: number;
+}
+
+export async function patternBound(
+  solver: HighsSolver,
+  p: Prepared,
+  models: number[],
+  deadline: number,
+  incumbent?: Packing,
+): Promise<PatternBoundResult> {
+  const classes = demandClasses(p, models);
+  const classOf = new Map<number, number>();
+  classes.forEach((c, k) => classOf.set(c.model, k));
+  const perDevice = p.types.map((t) => t.price / t.devices);
+  const patterns: Pattern[] = [];
+  const seen = new Set<string>();
+  const add = (pattern: Pattern) => {
+    const key = `${pattern.type}|${[...pattern.counts].sort((a, b) => a[0] - b[0]).join(';')}`;
+    if (seen.has(key) || pattern.counts.size === 0) return false;
+    seen.add(key);
+    patterns.push(pattern);
+    return true;
+  };
+  // Start from the incumbent's devices, and one pattern per class and type so every row is coverable.
+  if (incumbent) {
+    const keyOf = new Map(models.map((i) => [i, classKey(p, i)]));
+    const classByKey = new Map(classes.map((c, k) => [classKey(p, c.model), k]));
+    for (const bin of incumbent.bins) {
+      for (const device of bin.items) {
+        const counts = new Map<number, number>();
+        for (const i of device) {
+          const k = classByKey.get(keyOf.get(i) ?? '');
+          if (k !== undefined) counts.set(k, (counts.get(k) ?? 0) + 1);
+        }
+        add({ type: bin.type, counts });
+      }
+    }
+  }
+  classes.forEach((c, k) => {
+    for (let t = 0; t < p.T; t++) {
+      const copies = maxCopies(p, c.model, t, c.count);
+      if (copies > 0) add({ type: t, counts: new Map([[k, copies]]) });
+    }
+  });
+  let best = 0;
+  let iterations = 0;
+  while (Date.now() < deadline) {
+    iterations++;
+    const b = new ModelBuilder();
+    const rows = classes.map((c) => b.row(c.count, Infinity));
+    for (const pat of patterns) {
+      const at: number[] = [];
+      const vals: number[] = [];
+      for (const [k, n] of pat.counts) {
+        at.push(rows[k]);
+        vals.push(n);
+      }
+      b.col(perDevice[pat.type], 0, Infinity, false, at, vals);
+    }
+    const lp = await solver.solve({ model: b.build(false), timeLimitSec: (deadline - Date.now()) / 1000 });
+    if (!lp.rowDual) break;
+    const pi = classes.map((_, k) => Math.max(0, lp.rowDual![k]));
+    const total = classes.reduce((s, c, k) => s + c.count * pi[k], 0);
+    let worstRatio = 1;
+    let added = 0;
+    for (let t = 0; t < p.T; t++) {
+      const priced = price(p, classes, pi, t, perDevice[t]);
+      worstRatio = Math.max(worstRatio, priced.upper / perDevice[t]);
+      for (const pat of priced.improving) if (add({ type: t, counts: pat })) added++;
+    }
+    best = Math.max(best, total / worstRatio);
+    if (worstRatio <= 1 + 1e-9) return { value: best, converged: true, iterations };
+    if (added === 0) break;
+  }
+  return { value: best, converged: false, iterations };
+}
+
+/** Models with equal demands on every type are interchangeable. */
+function classKey(p: Prepared, i: number): string {
+  return Array.from(
+    { length: p.T },
+    (_, t) => `${p.mem[i * p.T + t]},${p.cpu[i * p.T + t]},${p.host[i * p.T + t]}`,
+  ).join(';');
+}
+
+/** Copies of model i one device of type t takes on its own, at most `count`. */
+function maxCopies(p: Prepared, i: number, t: number, count: number): number {
+  const k = i * p.T + t;
+  if (Number.isNaN(p.mem[k])) return 0;
+  const ty = p.types[t];
+  const cap = (load: number, limit: number) => (load > 0 ? Math.floor((limit * (1 + 1e-9)) / load) : count);
+  return Math.min(count, cap(p.mem[k], ty.memory), cap(p.cpu[k], ty.compute), cap(p.host[k], ty.host));
+}
+
+/**
+ * The most valuable device pattern on type t under duals π: exact branch and bound over the classes in
+ * decreasing value per unit of summed size, pruned by the fractional knapsack on that summed size (any
+ * feasible pattern satisfies it). Returns an upper bound on the best value (exact when the search
+ * finished) and the patterns found whose value exceeds the device's cost.
+ */
+function price(
+  p: Prepared,
+  classes: DemandClass[],
+  pi: number[],
+  t: number,
+  cost: number,
+): { upper: number; improving: Map<number, number>[] } {
+  const ty = p.types[t];
+  const hostCap = Number.isFinite(ty.host) ? ty.host : Infinity;
+  const items: { k: number; m: number; c: number; h: number; size: number; value: number; max: number }[] =
+    [];
+  classes.forEach((cl, k) => {
+    if (pi[k] <= 1e-12) return;
+    const max = maxCopies(p, cl.model, t, cl.count);
+    if (max === 0) return;
+    const at = cl.model * p.T + t;
+    const m = p.mem[at] / ty.memory;
+    const c = p.cpu[at] / ty.compute;
+    const h = Number.isFinite(hostCap) ? p.host[at] / hostCap : 0;
+    items.push({ k, m, c, h, size: m + c + h, value: pi[k], max });
+  });
+  items.sort((a, b) => b.value / Math.max(b.size, 1e-12) - a.value / Math.max(a.size, 1e-12));
+  const capacity = Number.isFinite(hostCap) ? 3 : 2;
+  const fractional = (from: number, room: number): number => {
+    let v = 0;
+    for (let j = from; j < items.length && room > 1e-12; j++) {
+      const it = items[j];
+      if (it.size <= 1e-12) {
+        v += it.value * it.max;
+        continue;
+      }
+      const take = Math.min(it.max, room / it.size);
+      v += take * it.value;
+      room -= take * it.size;
+    }
+    return v;
+  };
+  const root = fractional(0, capacity);
+  let bestValue = 0;
+  let nodes = 0;
+  let aborted = false;
+  const chosen = new Array<number>(items.length).fill(0);
+  const found: { value: number; counts: Map<number, number> }[] = [];
+  const tol = 1 + 1e-9;
+  const search = (j: number, m: number, c: number, h: number, value: number) => {
+    if (++nodes > PRICING_NODES) {
+      aborted = true;
+      return;
+    }
+    if (value > bestValue + 1e-12 && value > cost + 1e-9) {
+      const counts = new Map<number, number>();
+      for (let x = 0; x < j; x++) if (chosen[x] > 0) counts.set(items[x].k, chosen[x]);
+      found.push({ value, counts });
+    }
+    if (value > bestValue) bestValue = value;
+    if (j >= items.length) return;
+    const room = Math.min(capacity - m - c - h, 3);
+    if (value + fractional(j, room) <= Math.max(bestValue, cost) + 1e-12) return;
+    const it = items[j];
+    let most = it.max;
+    if (it.m > 0) most = Math.min(most, Math.floor((1 * tol - m) / it.m + 1e-12));
+    if (it.c > 0) most = Math.min(most, Math.floor((1 * tol - c) / it.c + 1e-12));
+    if (it.h > 0) most = Math.min(most, Math.floor((1 * tol - h) / it.h + 1e-12));
+    for (let n = Math.max(0, most); n >= 0 && !aborted; n--) {
+      chosen[j] = n;
+      search(j + 1, m + n * it.m, c + n * it.c, h + n * it.h, value + n * it.value);
+    }
+    chosen[j] = 0;
+  };
+  search(0, 0, 0, 0, 0);
+  // Many columns per iteration converge in far fewer master solves: besides the best pattern, one
+  // greedy pattern around each class (the class first, then the others by value per size).
+  for (let s = 0; s < items.length; s++) {
+    let m = 0;
+    let c = 0;
+    let h = 0;
+    let value = 0;
+    const counts = new Map<number, number>();
+    for (let x = -1; x < items.length; x++) {
+      const j = x < 0 ? s : x;
+      if (x === s) continue;
+      const it = items[j];
+      let n = 0;
+      while (n < it.max && m + it.m <= tol && c + it.c <= tol && h + it.h <= tol) {
+        m += it.m;
+        c += it.c;
+        h += it.h;
+        n++;
+      }
+      if (n > 0) {
+        counts.set(it.k, n);
+        value += n * it.value;
+      }
+    }
+    if (value > cost + 1e-9) found.push({ value, counts });
+  }
+  found.sort((a, b) => b.value - a.value);
+  return {
+    upper: aborted ? Math.max(bestValue, root) : bestValue,
+    improving: found.slice(0, COLUMNS_PER_TYPE).map((f) => f.counts),
+  };
+}

@@ -60,8 +60,6 @@ export async function patternBound(
   incumbent?: Packing,
 ): Promise<PatternBoundResult> {
   const classes = demandClasses(p, models);
-  const classOf = new Map<number, number>();
-  classes.forEach((c, k) => classOf.set(c.model, k));
   const perDevice = p.types.map((t) => t.price / t.devices);
   const patterns: Pattern[] = [];
   const seen = new Set<string>();

@@ -17,9 +17,12 @@ import { assertValidPackingProblem } from './validate';
 /** Problems this small are handed to the exact MIP when the heuristics leave a gap. */
 export const EXACT_MAX_MODELS = 40;
 
-/** 1 s up to a few thousand models, growing to 10 s at 100,000. */
+/**
+ * 1 s up to a few thousand models, growing to 10 s at 100,000. Up to 40 models 5 s, most of it for the
+ * exact MIP, since proving the optimum is worth it there; a run stops as soon as cost meets the bound.
+ */
 export function defaultTimeLimitMs(models: number): number {
-  return models <= EXACT_MAX_MODELS ? 3000 : Math.min(10_000, Math.max(1000, Math.round(models / 10)));
+  return models <= EXACT_MAX_MODELS ? 5000 : Math.min(10_000, Math.max(1000, Math.round(models / 10)));
 }
 
 /**
@@ -62,9 +65,10 @@ export async function pack(raw: PackingProblem | unknown): Promise<Placement> {
       const share = p.placeable.length <= EXACT_MAX_MODELS ? 0.8 : 0.35;
       lower = completeToBound(p, pk, lower, started + (deadline - started) * share, steps);
       // Small problems leave the exact MIP room: local search alone would run to the deadline.
-      const searchEnd = p.placeable.length <= EXACT_MAX_MODELS ? started + budget * 0.45 : deadline;
+      const searchEnd = p.placeable.length <= EXACT_MAX_MODELS ? started + budget * 0.5 : deadline;
       const report = await improve(pk, lower, Math.max(Date.now(), searchEnd), solver);
       if (report.eliminated > 0) steps.push(`eliminated ${report.eliminated}`);
+      if (report.recreated > 0) steps.push(`ruin and recreate ${report.recreated}`);
       if (report.lnsImprovements > 0) steps.push(`MIP windows ${report.lnsImprovements}`);
       lower = await exactIfSmall(p, pk, lower, solver, deadline, steps);
     }

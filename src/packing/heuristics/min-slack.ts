@@ -1,5 +1,5 @@
 import { within, type Prepared } from '../prepare';
-import { homeTypes, measure, sortedBy } from '../measures';
+import { homeTypes, measure } from '../measures';
 import { Packing, type Bin } from '../state';
 import { TypeChooser } from './type-choice';
 
@@ -15,14 +15,18 @@ const GOOD_ENOUGH_SLACK = 0.002;
  * does not fill the early instances with whatever fits first, so it keeps pairing models whose shapes
  * complement each other (large memory with large compute) to the very last instance.
  */
-export function minSlack(p: Prepared, fixedType: number): Packing {
-  const pk = new Packing(p);
+export function minSlack(
+  p: Prepared,
+  fixedType: number,
+  models: number[] = p.placeable,
+  pk: Packing = new Packing(p),
+): Packing {
   const home = homeTypes(p);
   // The search skips, by bisection, the models too large for what is left: it needs this exact order.
   // Sizes are on each model's home type, so on another type the skip only narrows the search.
-  const order = sortedBy(p, home, 'max');
   const key = new Float64Array(p.n);
-  for (const i of order) key[i] = measure(p, i, home[i], 'max');
+  for (const i of models) key[i] = measure(p, i, home[i], 'max');
+  const order = [...models].sort((x, y) => key[y] - key[x] || x - y);
   const chooser = new TypeChooser(p, order, fixedType);
   let pool = [...order];
   const used = new Uint8Array(p.n);

@@ -22,9 +22,12 @@ export async function lnsStep(
   const seed = bins[Math.floor(random() * Math.min(bins.length, Math.max(2, bins.length / 5)))];
   const window: Bin[] = [seed];
   let count = seed.size;
+  // Instances that can take the seed's models first: only they can help empty it.
+  const seedModels = seed.items.flat();
+  const hosts = (b: Bin) => seedModels.some((i) => !Number.isNaN(pk.p.mem[i * pk.p.T + b.type]));
   for (let tries = 0; tries < 40 && window.length < bins.length; tries++) {
     const b = bins[Math.floor(random() * bins.length)];
-    if (window.includes(b) || count + b.size > WINDOW_MODELS) continue;
+    if (window.includes(b) || count + b.size > WINDOW_MODELS || (tries < 20 && !hosts(b))) continue;
     window.push(b);
     count += b.size;
   }

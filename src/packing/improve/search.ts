@@ -3,13 +3,18 @@ import type { Packing } from '../state';
 import { downgrade } from './downgrade';
 import { Eliminator } from './eliminate';
 import { lnsStep } from './lns';
+import { recreateStep } from './recreate';
 import { rng } from './random';
 
 const SLICE_MS = 25;
+/** Ruin-and-recreate steps per round, and fruitless rounds before the MIP windows take over. */
+const RECREATE_STEPS = 50;
+const RECREATE_ROUNDS = 20;
 const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export interface SearchReport {
   eliminated: number;
+  recreated: number;
   lnsImprovements: number;
 }
 
@@ -26,8 +31,9 @@ export async function improve(
 ): Promise<SearchReport> {
   const random = rng(0x5eed);
   const elim = new Eliminator(pk, random, maxMoves);
-  const report: SearchReport = { eliminated: 0, lnsImprovements: 0 };
+  const report: SearchReport = { eliminated: 0, recreated: 0, lnsImprovements: 0 };
   let lnsFailures = 0;
+  let recreateFailures = 0;
   const done = () => Date.now() >= deadline || pk.cost() <= bound + 1e-9;
   let stuck = false;
   while (!done()) {
@@ -39,6 +45,15 @@ export async function improve(
       } else if (outcome === 'exhausted') {
         stuck = true;
       }
+    } else if (recreateFailures < RECREATE_ROUNDS) {
+      // Ruin and recreate first: cheap, and on large packings it finds what the MIP windows are too
+      // small to see. The MIP windows take over once it stops paying.
+      if (recreateRound(pk, random, deadline, maxMoves)) {
+        report.recreated++;
+        downgrade(pk, maxMoves);
+        stuck = false;
+        recreateFailures = 0;
+      } else recreateFailures++;
     } else if (await lnsStep(pk, solver, random, deadline, maxMoves)) {
       report.lnsImprovements++;
       downgrade(pk, maxMoves);
@@ -51,4 +66,11 @@ export async function improve(
   }
   pk.dropEmpty();
   return report;
+}
+
+/** A round of ruin-and-recreate steps; true as soon as one saves money. */
+function recreateRound(pk: Packing, random: () => number, deadline: number, maxMoves: number): boolean {
+  for (let k = 0; k < RECREATE_STEPS && Date.now() < deadline; k++)
+    if (recreateStep(pk, random, maxMoves)) return true;
+  return false;
 }

@@ -184,7 +184,43 @@ function price(
     }
     return v;
   };
-  const root = fractional(0, capacity);
+  // Per dimension too: the fractional knapsack on memory alone (or compute, or host) also bounds the
+  // pattern, and on shapes like [.2,.6]² it prunes far more than the summed size does.
+  const dims = (['m', 'c', 'h'] as const).filter((d) => d !== 'h' || Number.isFinite(hostCap));
+  const byDim = dims.map((d) =>
+    items
+      .map((_, j) => j)
+      .sort(
+        (x, y) =>
+          items[y].value / Math.max(items[y][d], 1e-12) - items[x].value / Math.max(items[x][d], 1e-12),
+      ),
+  );
+  const fractionalIn = (dim: number, from: number, room: number): number => {
+    const d = dims[dim];
+    let v = 0;
+    for (const j of byDim[dim]) {
+      if (j < from) continue;
+      const it = items[j];
+      if (it[d] <= 1e-12) {
+        v += it.value * it.max;
+        continue;
+      }
+      if (room <= 1e-12) break;
+      const take = Math.min(it.max, room / it[d]);
+      v += take * it.value;
+      room -= take * it[d];
+    }
+    return v;
+  };
+  const upperFrom = (from: number, m: number, c: number, h: number): number => {
+    let u = fractional(from, Math.min(capacity - m - c - h, 3));
+    const used = { m, c, h };
+    dims.forEach((d, k) => {
+      u = Math.min(u, fractionalIn(k, from, 1 - used[d]));
+    });
+    return u;
+  };
+  const root = upperFrom(0, 0, 0, 0);
   let bestValue = 0;
   let nodes = 0;
   let aborted = false;
@@ -203,8 +239,7 @@ function price(
     }
     if (value > bestValue) bestValue = value;
     if (j >= items.length) return;
-    const room = Math.min(capacity - m - c - h, 3);
-    if (value + fractional(j, room) <= Math.max(bestValue, cost) + 1e-12) return;
+    if (value + upperFrom(j, m, c, h) <= Math.max(bestValue, cost) + 1e-12) return;
     const it = items[j];
     let most = it.max;
     if (it.m > 0) most = Math.min(most, Math.floor((1 * tol - m) / it.m + 1e-12));

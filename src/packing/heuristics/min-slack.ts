@@ -7,6 +7,18 @@ import { TypeChooser } from './type-choice';
 const CHECKS_PER_DEVICE = 30_000;
 /** A device this close to full (summed free fraction) is not worth searching further. */
 const GOOD_ENOUGH_SLACK = 0.002;
+/** The deep variant searches four times longer for a device its first search leaves this free. */
+const DEEP_SLACK = 0.3;
+const DEEP_FACTOR = 4;
+
+export interface MinSlackOptions {
+  /** The models to place (all placeable ones by default). */
+  models?: number[];
+  /** A packing to open the new instances in (ruin and recreate passes the one it is repairing). */
+  into?: Packing;
+  /** Give a device the first search leaves badly filled four times the search (a second portfolio run). */
+  deep?: boolean;
+}
 
 /**
  * Minimum bin slack (Gupta & Ho, 1999; Fleszar & Hindi, 2002), for vectors: fill one device at a time
@@ -15,12 +27,8 @@ const GOOD_ENOUGH_SLACK = 0.002;
  * does not fill the early instances with whatever fits first, so it keeps pairing models whose shapes
  * complement each other (large memory with large compute) to the very last instance.
  */
-export function minSlack(
-  p: Prepared,
-  fixedType: number,
-  models: number[] = p.placeable,
-  pk: Packing = new Packing(p),
-): Packing {
+export function minSlack(p: Prepared, fixedType: number, options: MinSlackOptions = {}): Packing {
+  const { models = p.placeable, into: pk = new Packing(p), deep = false } = options;
   const home = homeTypes(p);
   // The search skips, by bisection, the models too large for what is left: it needs this exact order.
   // Sizes are on each model's home type, so on another type the skip only narrows the search.
@@ -38,7 +46,7 @@ export function minSlack(
       const bin = pk.open(t);
       const ty = p.types[t];
       for (let d = 0; d < ty.devices; d++) {
-        const chosen = fillDevice(pk, bin, d, pool, key, used, d === 0 ? first : -1);
+        const chosen = fillDevice(pk, bin, d, pool, key, used, d === 0 ? first : -1, deep);
         for (const i of chosen) {
           used[i] = 1;
           pk.place(i, bin, d);
@@ -61,6 +69,7 @@ function fillDevice(
   key: Float64Array,
   used: Uint8Array,
   first: number,
+  deep: boolean,
 ): number[] {
   const p = pk.p;
   const t = bin.type;
@@ -71,6 +80,7 @@ function fillDevice(
   let best: number[] = [];
   let bestSlack = Infinity;
   let checks = 0;
+  let limit = CHECKS_PER_DEVICE;
   const slackOf = (m: number, c: number) => (ty.memory - m) / ty.memory + (ty.compute - c) / ty.compute;
   const fits = (i: number, m: number, c: number, h: number) => {
     const k = i * T + t;
@@ -95,7 +105,7 @@ function fillDevice(
     for (let at = lo; at < pool.length; at++) {
       const i = pool[at];
       if (used[i] || i === first) continue;
-      if (++checks > CHECKS_PER_DEVICE) return true;
+      if (++checks > limit) return true;
       if (!fits(i, m, c, h)) continue;
       const k = i * T + t;
       const m1 = m + p.mem[k];
@@ -113,14 +123,22 @@ function fillDevice(
     }
     return false;
   };
-  if (first >= 0) {
+  const start = () => {
+    stack.length = 0;
+    if (first < 0) return search(0, mem0, cpu0, host0);
     const k = first * T + t;
     stack.push(first);
+    return search(0, mem0 + p.mem[k], cpu0 + p.cpu[k], host0 + p.host[k]);
+  };
+  if (first >= 0) {
     best = [first];
-    bestSlack = slackOf(mem0 + p.mem[k], cpu0 + p.cpu[k]);
-    search(0, mem0 + p.mem[k], cpu0 + p.cpu[k], host0 + p.host[k]);
-  } else {
-    search(0, mem0, cpu0, host0);
+    bestSlack = slackOf(mem0 + p.mem[first * T + t], cpu0 + p.cpu[first * T + t]);
+  }
+  start();
+  if (deep && bestSlack > DEEP_SLACK) {
+    checks = 0;
+    limit *= DEEP_FACTOR;
+    start();
   }
   return best;
 }

@@ -50,6 +50,10 @@ export function bestConstruction(p: Prepared, deadline: number, plan?: number[])
   // for little else.
   if (models.length <= MIN_SLACK_MAX_MODELS) {
     for (const t of typeChoices) runs.push({ name: `min-slack/${typeLabel(t)}`, run: () => minSlack(p, t) });
+    runs.push({
+      name: 'min-slack deep/cost-aware',
+      run: () => minSlack(p, -1, { deep: true }),
+    });
   }
   for (const m of ['max', 'sum', 'l2'] as SizeMeasure[]) {
     for (const t of typeChoices)

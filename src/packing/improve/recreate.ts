@@ -31,7 +31,7 @@ export function recreateStep(pk: Packing, random: () => number, maxMoves = Infin
   for (const i of models) pk.remove(i);
   for (const b of old) pk.close(b);
   const before = pk.bins.length;
-  minSlack(p, -1, models, pk);
+  minSlack(p, -1, { models, into: pk });
   const fresh = pk.bins.slice(before);
   const placed = models.every((i) => pk.binOf[i]);
   const cost = price(fresh);

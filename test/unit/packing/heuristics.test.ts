@@ -33,5 +33,6 @@ describe('minimum-slack construction', () => {
   it('keeps every device, host and processor constraint on multi-device, mixed-processor catalogs', () => {
     const p = prepare(randomCatalogProblem(400, 9));
     for (const fixed of [-1, ...p.types.map((_, t) => t)]) assertFeasible(p, minSlack(p, fixed));
+    assertFeasible(p, minSlack(p, -1, { deep: true }));
   });
 });

@@ -143,9 +143,9 @@ function maxCopies(p: Prepared, i: number, t: number, count: number): number {
 
 /**
  * The most valuable device pattern on type t under duals π: exact branch and bound over the classes in
- * decreasing value per unit of summed size, pruned by the fractional knapsack on that summed size (any
- * feasible pattern satisfies it). Returns an upper bound on the best value (exact when the search
- * finished) and the patterns found whose value exceeds the device's cost.
+ * decreasing value per unit of summed size, pruned by fractional knapsacks on that summed size and on
+ * each dimension (any feasible pattern satisfies all of them). Returns an upper bound on the best value
+ * (exact when the search finished) and the improving patterns found.
  */
 function price(
   p: Prepared,

@@ -9,7 +9,7 @@ const RANDOM = 9;
  * Ruin and recreate: empty a few of the emptiest instances and some random others, and re-pack their
  * models by minimum slack. Kept when it costs less, or costs the same with the load more concentrated
  * (the sum of squared fills grows, so the emptiest instance drains towards elimination); otherwise
- * rolled back. Unlike the MIP windows it reshuffles a hundred models in a millisecond, which is what
+ * rolled back. Unlike the MIP windows it reshuffles a few dozen models in a millisecond, which is what
  * the tail of a packing needs when every device is nearly full and the spare room sits on a few
  * instances.
  */

@@ -24,12 +24,10 @@ import { freePort } from '../../src/dev/ports';
 import { startPythonWorker } from '../../src/dev/python-worker';
 import { startEmbeddedServer } from '../../src/dev/temporal-server';
 import { makeTinyModels } from '../../src/dev/tiny-models';
-import type { PipelineProgress, PipelineResult } from '../../src/domain/pipeline';
 import { serverImageSources } from '../../src/images/server-image';
 import { routingConfigMapName } from '../../src/kubernetes/names';
-import type { PipelineInputJson } from '../../src/pipeline/input';
-import { progressQuery } from '../../workflows/pipeline';
 import { testKube } from '../support/kube';
+import { kubePipelineInput, runPipelineToDone } from '../support/kube-pipeline';
 import { commitLocalBase, scratchBuildah } from '../support/local-images';
 import { moto, type Moto } from '../support/moto';
 import { testRegistry } from '../support/registry';
@@ -203,45 +201,19 @@ describe('pipeline with runtime kubernetes, artifacts in S3 and EKS node groups 
   });
 
   it('traces into S3, scales the EKS node group, rolls out Ready on its nodes and reports from S3', async () => {
-    const input: PipelineInputJson = {
+    const input = kubePipelineInput({
       name: 'pks3',
-      models: sources.map((source, i) => ({ id: `pks3-${i}`, source })),
-      processors: ['cpu'],
-      trace: { sequenceLength: 32 },
-      catalog: [
-        {
-          name: 'c5.xlarge',
-          processor: 'cpu',
-          pricePerHour: 0.17,
-          devices: 1,
-          device: { memoryGiB: 8, compute: 1 },
-        },
-      ],
-      runtime: 'kubernetes',
-      kubernetes: {
-        namespace: NAMESPACE,
-        registry: registryHost,
-        baseImages: { cpu: BASE },
-        cluster: clusterName,
-        nodeGroups: [{ name: GROUP, instanceType: 'c5.xlarge' }],
-        maxUnavailable: 2,
-        progressDeadlineSeconds: 120,
-        artifactsRoot: root,
-        smokeTest: 'skip-kwok',
-      },
-      loadTest: { stepSeconds: 2, maxSteps: 2 },
-    };
+      sources,
+      namespace: NAMESPACE,
+      registry: registryHost,
+      baseImage: BASE,
+      nodeGroup: GROUP,
+      artifactsRoot: root,
+      cluster: clusterName,
+    });
     const initial = await eks.send(new DescribeNodegroupCommand({ clusterName, nodegroupName: GROUP }));
     assert.equal(initial.nodegroup?.scalingConfig?.desiredSize, 0, 'the group starts empty');
-    const handle = await client.workflow.start('pipeline', {
-      taskQueue: QUEUE,
-      workflowId: `pipeline-kube-s3-${Date.now()}`,
-      args: [input],
-    });
-    const result: PipelineResult = await handle.result();
-    const progress: PipelineProgress = await handle.query(progressQuery);
-    assert.equal(progress.stage, 'done');
-    for (const [name, s] of Object.entries(progress.stages)) assert.equal(s.status, 'done', `stage ${name}`);
+    const { result } = await runPipelineToDone(client, QUEUE, `pipeline-kube-s3-${Date.now()}`, input);
     assert.equal(result.modelsServed, 3);
 
     // Every reference the pipeline returns is in the bucket, and the objects are really there.

@@ -8,12 +8,10 @@ import { createActivities } from '../../activities';
 import { NOT_MEASURABLE } from '../../activities/kubernetes/load-job';
 import { openArtifactStore } from '../../src/artifacts/store';
 import { makeTinyModels } from '../../src/dev/tiny-models';
-import type { PipelineProgress, PipelineResult } from '../../src/domain/pipeline';
 import { serverImageSources } from '../../src/images/server-image';
 import { routingConfigMapName } from '../../src/kubernetes/names';
-import type { PipelineInputJson } from '../../src/pipeline/input';
-import { progressQuery } from '../../workflows/pipeline';
 import { testKube } from '../support/kube';
+import { kubePipelineInput, runPipelineToDone } from '../support/kube-pipeline';
 import { commitLocalBase, scratchBuildah } from '../support/local-images';
 import { testRegistry } from '../support/registry';
 import { testPaths, testStack } from '../support/stack';
@@ -97,42 +95,21 @@ describe('pipeline with runtime kubernetes (real API server, registry, buildah, 
 
   it('builds, traces, packs onto the node group, rolls out Ready, publishes routes and reports the in-cluster test', async () => {
     const stack = await testStack();
-    const input: PipelineInputJson = {
+    const input = kubePipelineInput({
       name: 'pk',
-      models: sources.map((source, i) => ({ id: `pk-${i}`, source })),
-      processors: ['cpu'],
-      trace: { sequenceLength: 32 },
-      catalog: [
-        {
-          name: 'c5.xlarge',
-          processor: 'cpu',
-          pricePerHour: 0.17,
-          devices: 1,
-          device: { memoryGiB: 8, compute: 1 },
-        },
-      ],
-      runtime: 'kubernetes',
-      kubernetes: {
-        namespace: NAMESPACE,
-        registry: registryHost,
-        baseImages: { cpu: BASE },
-        nodeGroups: [{ name: 'pk-c5', instanceType: 'c5.xlarge' }],
-        maxUnavailable: 2,
-        progressDeadlineSeconds: 120,
-        artifactsRoot: 's3://stowage-test/pipeline-kube',
-        smokeTest: 'skip-kwok',
-      },
-      loadTest: { stepSeconds: 2, maxSteps: 2 },
-    };
-    const handle = await stack.client.workflow.start('pipeline', {
-      taskQueue: QUEUE,
-      workflowId: `pipeline-kube-${Date.now()}`,
-      args: [input],
+      sources,
+      namespace: NAMESPACE,
+      registry: registryHost,
+      baseImage: BASE,
+      nodeGroup: 'pk-c5',
+      artifactsRoot: 's3://stowage-test/pipeline-kube',
     });
-    const result: PipelineResult = await handle.result();
-    const progress: PipelineProgress = await handle.query(progressQuery);
-    assert.equal(progress.stage, 'done');
-    for (const [name, s] of Object.entries(progress.stages)) assert.equal(s.status, 'done', `stage ${name}`);
+    const { result, progress } = await runPipelineToDone(
+      stack.client,
+      QUEUE,
+      `pipeline-kube-${Date.now()}`,
+      input,
+    );
     assert.equal(result.modelsServed, 3);
     assert.match(progress.stages.build.detail ?? '', new RegExp(`^${registryHost}/stowage/model-server:`));
 

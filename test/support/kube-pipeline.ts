@@ -3,6 +3,7 @@ import type { Client } from '@temporalio/client';
 import type { PipelineProgress, PipelineResult } from '../../src/domain/pipeline';
 import type { PipelineInputJson } from '../../src/pipeline/input';
 import { progressQuery } from '../../workflows/pipeline';
+import { C5_XLARGE } from './catalogs';
 
 /** Where an end-to-end kubernetes pipeline test deploys; the rest of its input is shared. */
 export interface KubePipelineTarget {
@@ -28,15 +29,7 @@ export function kubePipelineInput(target: KubePipelineTarget): PipelineInputJson
     models: target.sources.map((source, i) => ({ id: `${target.name}-${i}`, source })),
     processors: ['cpu'],
     trace: { sequenceLength: 32 },
-    catalog: [
-      {
-        name: 'c5.xlarge',
-        processor: 'cpu',
-        pricePerHour: 0.17,
-        devices: 1,
-        device: { memoryGiB: 8, compute: 1 },
-      },
-    ],
+    catalog: [C5_XLARGE],
     runtime: 'kubernetes',
     kubernetes: {
       namespace: target.namespace,

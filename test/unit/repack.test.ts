@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { decideRepack, type FleetServer, parseRepackInput, planFleetChange } from '../../src/domain/repack';
+import { C5_XLARGE } from '../support/catalogs';
 
 const server = (deploymentId: string, device: number, models: string[], alive = true) => ({
   deploymentId,
@@ -103,15 +104,7 @@ describe('repack input', () => {
       maxMoves: 1.5,
       runtime: 'mainframe',
       processors: ['gpu'],
-      catalog: [
-        {
-          name: 'c5.xlarge',
-          processor: 'cpu',
-          pricePerHour: 0.17,
-          devices: 1,
-          device: { memoryGiB: 8, compute: 1 },
-        },
-      ],
+      catalog: [C5_XLARGE],
       surprise: true,
     });
     assert.ok(!parsed.ok);

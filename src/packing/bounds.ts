@@ -1,8 +1,7 @@
 import type { HighsSolver } from './highs-worker';
 import { OPTIMAL } from './highs-worker';
 import { ModelBuilder } from './linear-model';
-import { demandClasses } from './pattern-bound';
-import type { Prepared } from './prepare';
+import { demandClasses, type Prepared } from './prepare';
 
 /**
  * Lower bounds on the optimal $/hour. Every one is a relaxation of the packing problem, so it is a proof,

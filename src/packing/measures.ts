@@ -28,10 +28,13 @@ export function costShare(p: Prepared, i: number, t: number): number {
   return ty.price * Math.max(a / ty.devices, b / ty.devices, c) || 0;
 }
 
-/** The type on which a model is cheapest per unit of bottleneck resource: used to sort and to size. */
-export function homeTypes(p: Prepared): Int32Array {
+/**
+ * The type on which a model is cheapest per unit of bottleneck resource: used to sort and to size.
+ * Filled in for `models` only (all placeable ones by default), -1 elsewhere.
+ */
+export function homeTypes(p: Prepared, models: number[] = p.placeable): Int32Array {
   const home = new Int32Array(p.n).fill(-1);
-  for (const i of p.placeable) {
+  for (const i of models) {
     let best = Infinity;
     for (let t = 0; t < p.T; t++) {
       if (Number.isNaN(p.mem[i * p.T + t])) continue;

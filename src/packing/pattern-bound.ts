@@ -1,6 +1,6 @@
 import type { HighsSolver } from './highs-worker';
 import { ModelBuilder } from './linear-model';
-import type { Prepared } from './prepare';
+import type { DemandClass, Prepared } from './prepare';
 import type { Packing } from './state';
 
 /**
@@ -15,23 +15,6 @@ import type { Packing } from './state';
  * proof. Pricing is an exact branch and bound; when it runs out of nodes it falls back to a relaxation's
  * value for z_t, which keeps the bound valid but weak.
  */
-
-/** Identical models form one class with a count: exact for the LP and far fewer rows. */
-export interface DemandClass {
-  model: number;
-  count: number;
-}
-
-export function demandClasses(p: Prepared, models: number[]): DemandClass[] {
-  const classes = new Map<string, DemandClass>();
-  for (const i of models) {
-    const key = classKey(p, i);
-    const c = classes.get(key);
-    if (c) c.count++;
-    else classes.set(key, { model: i, count: 1 });
-  }
-  return [...classes.values()];
-}
 
 /** Branch-and-bound nodes one pricing problem may visit before its bound falls back to a relaxation. */
 const PRICING_NODES = 200_000;
@@ -49,17 +32,16 @@ export interface PatternBoundResult {
   value: number;
   /** True when pricing proved the LP optimal (the bound is the LP value itself). */
   converged: boolean;
-  iterations: number;
 }
 
+/** The pattern LP bound over `classes` (from `demandClasses`), started from the incumbent's devices. */
 export async function patternBound(
   solver: HighsSolver,
   p: Prepared,
-  models: number[],
+  classes: DemandClass[],
   deadline: number,
   incumbent?: Packing,
 ): Promise<PatternBoundResult> {
-  const classes = demandClasses(p, models);
   const perDevice = p.types.map((t) => t.price / t.devices);
   const patterns: Pattern[] = [];
   const seen = new Set<string>();
@@ -72,13 +54,13 @@ export async function patternBound(
   };
   // Start from the incumbent's devices, and one pattern per class and type so every row is coverable.
   if (incumbent) {
-    const keyOf = new Map(models.map((i) => [i, classKey(p, i)]));
-    const classByKey = new Map(classes.map((c, k) => [classKey(p, c.model), k]));
+    const classOf = new Map<number, number>();
+    classes.forEach((c, k) => c.members.forEach((i) => classOf.set(i, k)));
     for (const bin of incumbent.bins) {
       for (const device of bin.items) {
         const counts = new Map<number, number>();
         for (const i of device) {
-          const k = classByKey.get(keyOf.get(i) ?? '');
+          const k = classOf.get(i);
           if (k !== undefined) counts.set(k, (counts.get(k) ?? 0) + 1);
         }
         add({ type: bin.type, counts });
@@ -92,9 +74,7 @@ export async function patternBound(
     }
   });
   let best = 0;
-  let iterations = 0;
   while (Date.now() < deadline) {
-    iterations++;
     const b = new ModelBuilder();
     const rows = classes.map((c) => b.row(c.count, Infinity));
     for (const pat of patterns) {
@@ -118,18 +98,10 @@ export async function patternBound(
       for (const pat of priced.improving) if (add({ type: t, counts: pat })) added++;
     }
     best = Math.max(best, total / worstRatio);
-    if (worstRatio <= 1 + 1e-9) return { value: best, converged: true, iterations };
+    if (worstRatio <= 1 + 1e-9) return { value: best, converged: true };
     if (added === 0) break;
   }
-  return { value: best, converged: false, iterations };
-}
-
-/** Models with equal demands on every type are interchangeable. */
-function classKey(p: Prepared, i: number): string {
-  return Array.from(
-    { length: p.T },
-    (_, t) => `${p.mem[i * p.T + t]},${p.cpu[i * p.T + t]},${p.host[i * p.T + t]}`,
-  ).join(';');
+  return { value: best, converged: false };
 }
 
 /** Copies of model i one device of type t takes on its own, at most `count`. */
@@ -169,24 +141,10 @@ function price(
     items.push({ k, m, c, h, size: m + c + h, value: pi[k], max });
   });
   items.sort((a, b) => b.value / Math.max(b.size, 1e-12) - a.value / Math.max(a.size, 1e-12));
-  const capacity = Number.isFinite(hostCap) ? 3 : 2;
-  const fractional = (from: number, room: number): number => {
-    let v = 0;
-    for (let j = from; j < items.length && room > 1e-12; j++) {
-      const it = items[j];
-      if (it.size <= 1e-12) {
-        v += it.value * it.max;
-        continue;
-      }
-      const take = Math.min(it.max, room / it.size);
-      v += take * it.value;
-      room -= take * it.size;
-    }
-    return v;
-  };
-  // Per dimension too: the fractional knapsack on memory alone (or compute, or host) also bounds the
-  // pattern, and on shapes like [.2,.6]² it prunes far more than the summed size does.
-  const dims = (['m', 'c', 'h'] as const).filter((d) => d !== 'h' || Number.isFinite(hostCap));
+  // Pruning bounds: the fractional knapsack on the summed size and on each dimension alone (any feasible
+  // pattern satisfies all of them); on shapes like [.2,.6]² the single dimensions prune the most.
+  const dims = (['size', 'm', 'c', 'h'] as const).filter((d) => d !== 'h' || Number.isFinite(hostCap));
+  const capacity = { size: Number.isFinite(hostCap) ? 3 : 2, m: 1, c: 1, h: 1 };
   const byDim = dims.map((d) =>
     items
       .map((_, j) => j)
@@ -213,12 +171,8 @@ function price(
     return v;
   };
   const upperFrom = (from: number, m: number, c: number, h: number): number => {
-    let u = fractional(from, Math.min(capacity - m - c - h, 3));
-    const used = { m, c, h };
-    dims.forEach((d, k) => {
-      u = Math.min(u, fractionalIn(k, from, 1 - used[d]));
-    });
-    return u;
+    const used = { size: m + c + h, m, c, h };
+    return Math.min(...dims.map((d, k) => fractionalIn(k, from, capacity[d] - used[d])));
   };
   const root = upperFrom(0, 0, 0, 0);
   let bestValue = 0;
@@ -252,32 +206,28 @@ function price(
     chosen[j] = 0;
   };
   search(0, 0, 0, 0, 0);
-  // Many columns per iteration converge in far fewer master solves: besides the best pattern, one
+  // Many columns per iteration converge in far fewer master solves: besides the best patterns, one
   // greedy pattern around each class (the class first, then the others by value per size).
-  for (let s = 0; s < items.length; s++) {
-    let m = 0;
-    let c = 0;
-    let h = 0;
+  items.forEach((seed, s) => {
+    const load = { m: 0, c: 0, h: 0 };
     let value = 0;
     const counts = new Map<number, number>();
-    for (let x = -1; x < items.length; x++) {
-      const j = x < 0 ? s : x;
-      if (x === s) continue;
-      const it = items[j];
+    const take = (it: (typeof items)[number]) => {
       let n = 0;
-      while (n < it.max && m + it.m <= tol && c + it.c <= tol && h + it.h <= tol) {
-        m += it.m;
-        c += it.c;
-        h += it.h;
+      while (n < it.max && load.m + it.m <= tol && load.c + it.c <= tol && load.h + it.h <= tol) {
+        load.m += it.m;
+        load.c += it.c;
+        load.h += it.h;
         n++;
       }
-      if (n > 0) {
-        counts.set(it.k, n);
-        value += n * it.value;
-      }
-    }
+      if (n === 0) return;
+      counts.set(it.k, n);
+      value += n * it.value;
+    };
+    take(seed);
+    items.forEach((it, j) => j !== s && take(it));
     if (value > cost + 1e-9) found.push({ value, counts });
-  }
+  });
   found.sort((a, b) => b.value - a.value);
   return {
     upper: aborted ? Math.max(bestValue, root) : bestValue,

@@ -80,6 +80,30 @@ export function prepare(problem: PackingProblem): Prepared {
 
 export const runs = (p: Prepared, i: number, t: number): boolean => !Number.isNaN(p.mem[i * p.T + t]);
 
+/** Models with equal demands on every type: interchangeable, so LPs take one row or column per class. */
+export interface DemandClass {
+  /** One member, whose demands stand for all. */
+  model: number;
+  count: number;
+  members: number[];
+}
+
+export function demandClasses(p: Prepared, models: number[]): DemandClass[] {
+  const classes = new Map<string, DemandClass>();
+  for (const i of models) {
+    const key = Array.from(
+      { length: p.T },
+      (_, t) => `${p.mem[i * p.T + t]},${p.cpu[i * p.T + t]},${p.host[i * p.T + t]}`,
+    ).join(';');
+    const c = classes.get(key);
+    if (c) {
+      c.count++;
+      c.members.push(i);
+    } else classes.set(key, { model: i, count: 1, members: [i] });
+  }
+  return [...classes.values()];
+}
+
 function round(x: number): number {
   return Math.round(x * 1e4) / 1e4;
 }

@@ -6,8 +6,8 @@ import { downgrade } from './improve/downgrade';
 import { replace } from './improve/lns';
 import { solveExactly } from './improve/mip';
 import { improve } from './improve/search';
-import { demandClasses, patternBound } from './pattern-bound';
-import { prepare, type Prepared } from './prepare';
+import { patternBound } from './pattern-bound';
+import { demandClasses, prepare, type Prepared } from './prepare';
 import { matchToPrevious, startFromPrevious } from './repack';
 import type { Packing } from './state';
 import { homeTypes, sortedBy } from './measures';
@@ -246,8 +246,10 @@ async function patternBoundIfSmall(
   deadline: number,
   steps: string[],
 ): Promise<number> {
-  if (pk.cost() <= lower + 1e-9 || demandClasses(p, p.placeable).length > PATTERN_MAX_CLASSES) return lower;
-  const result = await patternBound(solver, p, p.placeable, deadline, pk);
+  if (pk.cost() <= lower + 1e-9) return lower;
+  const classes = demandClasses(p, p.placeable);
+  if (classes.length > PATTERN_MAX_CLASSES) return lower;
+  const result = await patternBound(solver, p, classes, deadline, pk);
   const rounded = roundUpToAchievable(p, result.value - 1e-7 * Math.max(1, result.value));
   if (rounded <= lower + 1e-9) return lower;
   steps.push(`bound: pattern LP${result.converged ? '' : ' (Farley, stopped early)'}`);

@@ -7,7 +7,7 @@ import { TypeChooser } from './type-choice';
 const CHECKS_PER_DEVICE = 30_000;
 /** A device this close to full (summed free fraction) is not worth searching further. */
 const GOOD_ENOUGH_SLACK = 0.002;
-/** The deep variant searches four times longer for a device its first search leaves this free. */
+/** The deep variant searches four times longer for a device still this free when its checks run out. */
 const DEEP_SLACK = 0.3;
 const DEEP_FACTOR = 4;
 
@@ -29,7 +29,8 @@ export interface MinSlackOptions {
  */
 export function minSlack(p: Prepared, fixedType: number, options: MinSlackOptions = {}): Packing {
   const { models = p.placeable, into: pk = new Packing(p), deep = false } = options;
-  const home = homeTypes(p);
+  // Ruin and recreate calls this for a few dozen models at a time: size only those.
+  const home = homeTypes(p, models);
   // The search skips, by bisection, the models too large for what is left: it needs this exact order.
   // Sizes are on each model's home type, so on another type the skip only narrows the search.
   const key = new Float64Array(p.n);
@@ -53,7 +54,6 @@ export function minSlack(p: Prepared, fixedType: number, options: MinSlackOption
           chooser.placed(i);
         }
       }
-      if (bin.size === 0) pk.close(bin);
     }
     pool = pool.filter((i) => !used[i]);
   }
@@ -105,7 +105,11 @@ function fillDevice(
     for (let at = lo; at < pool.length; at++) {
       const i = pool[at];
       if (used[i] || i === first) continue;
-      if (++checks > limit) return true;
+      if (++checks > limit) {
+        // The deep variant gives a device still badly filled four times the search, continuing this one.
+        if (!deep || limit > CHECKS_PER_DEVICE || bestSlack <= DEEP_SLACK) return true;
+        limit *= DEEP_FACTOR;
+      }
       if (!fits(i, m, c, h)) continue;
       const k = i * T + t;
       const m1 = m + p.mem[k];
@@ -123,22 +127,14 @@ function fillDevice(
     }
     return false;
   };
-  const start = () => {
-    stack.length = 0;
-    if (first < 0) return search(0, mem0, cpu0, host0);
+  if (first >= 0) {
     const k = first * T + t;
     stack.push(first);
-    return search(0, mem0 + p.mem[k], cpu0 + p.cpu[k], host0 + p.host[k]);
-  };
-  if (first >= 0) {
     best = [first];
-    bestSlack = slackOf(mem0 + p.mem[first * T + t], cpu0 + p.cpu[first * T + t]);
-  }
-  start();
-  if (deep && bestSlack > DEEP_SLACK) {
-    checks = 0;
-    limit *= DEEP_FACTOR;
-    start();
+    bestSlack = slackOf(mem0 + p.mem[k], cpu0 + p.cpu[k]);
+    search(0, mem0 + p.mem[k], cpu0 + p.cpu[k], host0 + p.host[k]);
+  } else {
+    search(0, mem0, cpu0, host0);
   }
   return best;
 }

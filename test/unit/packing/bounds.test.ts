@@ -3,7 +3,7 @@ import { pack, type PackingProblem } from '../../../src/packing';
 import { lowerBound } from '../../../src/packing/bounds';
 import { HighsSolver } from '../../../src/packing/highs-worker';
 import { patternBound } from '../../../src/packing/pattern-bound';
-import { prepare } from '../../../src/packing/prepare';
+import { demandClasses, prepare } from '../../../src/packing/prepare';
 import { seeded, unitBinProblem } from './fixtures';
 
 /** Exhaustive minimum number of unit 2-D bins for a handful of items: the ground truth for small cases. */
@@ -103,7 +103,7 @@ describe('packing lower bounds', () => {
         const items = Array.from({ length: 9 }, () => [0.2 + r() * 0.4, 0.2 + r() * 0.4] as [number, number]);
         const optimum = optimumBins(items);
         const p = prepare(unitBinProblem(items));
-        const pattern = await patternBound(solver, p, p.placeable, Date.now() + 2000);
+        const pattern = await patternBound(solver, p, demandClasses(p, p.placeable), Date.now() + 2000);
         assert.ok(pattern.converged, `trial ${trial}: column generation did not converge`);
         assert.ok(pattern.value <= optimum + 1e-9, `pattern LP ${pattern.value} > optimum ${optimum}`);
         const perDimension = await lowerBound(solver, p, p.placeable, 1);

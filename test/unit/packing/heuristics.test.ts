@@ -16,10 +16,11 @@ describe('minimum-slack construction', () => {
         const a = 0.1 + 0.3 * r();
         return [a, Math.max(0.01, 0.5 - a + 0.1 * (r() - 0.5))];
       });
-      const p = prepare(unitBinProblem(items));
+      const problem = unitBinProblem(items);
+      const p = prepare(problem);
       const order = sortedBy(p, homeTypes(p), 'max');
       const pk = minSlack(p, -1);
-      assertFeasible(p, pk);
+      assertFeasible(problem, pk);
       const volume = Math.ceil(Math.max(...[0, 1].map((d) => items.reduce((s, x) => s + x[d], 0))));
       assert.ok(pk.bins.length <= volume + 2, `${pk.bins.length} bins, volume bound ${volume}`);
       const greedy = Math.min(
@@ -31,8 +32,9 @@ describe('minimum-slack construction', () => {
   });
 
   it('keeps every device, host and processor constraint on multi-device, mixed-processor catalogs', () => {
-    const p = prepare(randomCatalogProblem(400, 9));
-    for (const fixed of [-1, ...p.types.map((_, t) => t)]) assertFeasible(p, minSlack(p, fixed));
-    assertFeasible(p, minSlack(p, -1, { deep: true }));
+    const problem = randomCatalogProblem(400, 9);
+    const p = prepare(problem);
+    for (const fixed of [-1, ...p.types.map((_, t) => t)]) assertFeasible(problem, minSlack(p, fixed));
+    assertFeasible(problem, minSlack(p, -1, { deep: true }));
   });
 });

@@ -14,7 +14,8 @@ describe('ruin and recreate', () => {
       const a = 0.1 + 0.3 * r();
       return [a, Math.max(0.01, 0.5 - a + 0.1 * (r() - 0.5))];
     });
-    const p = prepare(unitBinProblem(items));
+    const problem = unitBinProblem(items);
+    const p = prepare(problem);
     const pk = itemCentric(p, sortedBy(p, homeTypes(p), 'max'), { fit: 'first', fixedType: -1 });
     const start = pk.cost();
     const random = rng(1);
@@ -24,12 +25,13 @@ describe('ruin and recreate', () => {
       assert.ok(pk.cost() <= before + 1e-9, `step ${step} raised the cost from ${before} to ${pk.cost()}`);
     }
     pk.dropEmpty();
-    assertFeasible(p, pk);
+    assertFeasible(problem, pk);
     assert.ok(pk.cost() < start, `no instance saved from ${start}`);
   });
 
   it('keeps device, host and processor constraints on mixed catalogs, and honours maxMoves', () => {
-    const p = prepare(randomCatalogProblem(200, 31));
+    const problem = randomCatalogProblem(200, 31);
+    const p = prepare(problem);
     const pk = itemCentric(p, sortedBy(p, homeTypes(p), 'max'), { fit: 'first', fixedType: -1 });
     pk.homeBin = new Int32Array(p.n).fill(-1);
     pk.homeDev = new Int32Array(p.n).fill(-1);
@@ -45,7 +47,7 @@ describe('ruin and recreate', () => {
     const random = rng(2);
     for (let step = 0; step < 200; step++) recreateStep(pk, random, 3);
     pk.dropEmpty();
-    assertFeasible(p, pk);
+    assertFeasible(problem, pk);
     assert.ok(pk.moves <= 3, `${pk.moves} moves against maxMoves 3`);
   });
 });

@@ -1,9 +1,10 @@
-import type { ArtifactStore } from '../src/artifacts/store';
+import { openArtifactStore, type ArtifactStore } from '../src/artifacts/store';
 import type { ProjectPaths } from '../src/config/paths';
 import type { ImageBuildSettings } from '../src/images/server-image';
 import { createBuildActivities } from './build';
 import { describeWorker } from './doctor';
 import { createKubernetesActivities, type KubernetesDeps } from './kubernetes';
+import { kubernetesDepsFromEnv } from './kubernetes/deps';
 import { createImageActivities, imageSettingsFromEnv } from './kubernetes/images';
 import { createNodeGroupActivities, type NodeGroupDeps } from './kubernetes/node-groups';
 import { createLoadActivities } from './load';
@@ -20,6 +21,11 @@ export interface ActivityDeps {
   images?: ImageBuildSettings;
   /** EKS and the nodes' API; default: the SDK's credential chain and the cluster's own kubeconfig. */
   nodeGroups?: NodeGroupDeps;
+}
+
+/** What a worker process runs with: the paths' artifact store, and the cluster its environment names. */
+export function activityDepsFromEnv(paths: ProjectPaths): ActivityDeps {
+  return { paths, artifacts: openArtifactStore(paths.artifacts), kubernetes: kubernetesDepsFromEnv() };
 }
 
 /** The activities of the `stowage` task queue. */

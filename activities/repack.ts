@@ -1,4 +1,3 @@
-import { traceOptionsFor } from '../src/pipeline/input';
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import { ApplicationFailure, heartbeat } from '@temporalio/activity';
@@ -19,7 +18,7 @@ import {
 import type { Processor } from '../src/domain/task-queues';
 import { InventoryError, readInventory } from '../src/inventory';
 import { pack, PackingInputError, type PackingProblem, type Placement } from '../src/packing';
-import type { ModelSpec } from '../src/pipeline/input';
+import { type ModelSpec, traceOptionsFor } from '../src/pipeline/input';
 import { isServerAlive } from './load/servers';
 
 /**

@@ -40,7 +40,7 @@ import {
   testInCluster,
 } from './pipeline-kubernetes';
 import { rollout } from './rollout';
-import { traceManifestsInBatches as traceInBatches } from './trace-batches';
+import { traceInBatches } from './trace-batches';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -270,21 +270,17 @@ async function traceStage(
   const count = inline?.length ?? (await records.inspectModelManifest({ key: manifest! })).count;
   if (manifest) upsertSearchAttributes([{ key: StowageModelCount, value: count }]);
   stageProgress.total = count * input.processors.length;
-  let traced = 0;
-  let failed = 0;
   const summary = await traceInBatches({
     runId,
-    manifests: input.processors.map((processor) =>
+    toTrace: input.processors.map((processor) =>
       inline ? { processor, count, models: inline } : { processor, count, key: manifest! },
     ),
     traceOptionsOf: (m, processor) => traceOptionsFor(input, m.trace, processor),
-    onBatch: (result, batchSize) => {
-      traced += result.traced.length;
-      failed += result.failed.length;
+    onBatch: (result, batchSize, sofar) => {
       stageProgress.done += batchSize;
       for (const f of result.failed)
         progress.failures.push({ stage: 'trace', modelId: f.modelId, message: f.message });
-      stageProgress.detail = `${traced} traced, ${failed} failed`;
+      stageProgress.detail = `${sofar.traced} traced, ${sofar.failed.length} failed`;
     },
   });
 

@@ -1,4 +1,3 @@
-import { traceOptionsFor } from '../src/pipeline/input';
 import {
   ApplicationFailure,
   CancellationScope,
@@ -24,7 +23,8 @@ import {
   StowageRuntime,
   StowageStage,
 } from '../src/domain/search-attributes';
-import { traceManifestsInBatches } from './trace-batches';
+import { traceOptionsFor } from '../src/pipeline/input';
+import { traceInBatches } from './trace-batches';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -103,9 +103,9 @@ export async function repack(raw: RepackInputJson): Promise<RepackResult> {
     upsertSearchAttributes([{ key: StowageModelCount, value: prepared.models }]);
 
     enter('trace');
-    const trace = await traceManifestsInBatches({
+    const trace = await traceInBatches({
       runId,
-      manifests: prepared.toTrace,
+      toTrace: prepared.toTrace,
       traceOptionsOf: (m, processor) => traceOptionsFor(input, m.trace, processor),
       onBatch: (result) => {
         progress.traced += result.traced.length;

@@ -30,13 +30,14 @@ export type ModelsToTrace = { processor: Processor; count: number } & (
   { models: ModelSpec[] } | { key: string }
 );
 
-export async function traceManifestsInBatches(options: {
+export async function traceInBatches(options: {
   runId: string;
-  manifests: ModelsToTrace[];
+  toTrace: ModelsToTrace[];
   traceOptionsOf: (model: ModelSpec, processor: Processor) => Record<string, unknown>;
-  onBatch?: (result: TraceModelsResult, batchSize: number) => void;
+  /** After each batch: its result, its size, and the totals so far (for progress). */
+  onBatch?: (result: TraceModelsResult, batchSize: number, sofar: TraceStageSummary) => void;
 }): Promise<TraceStageSummary> {
-  const jobs = options.manifests.flatMap((m) =>
+  const jobs = options.toTrace.flatMap((m) =>
     Array.from({ length: Math.ceil(m.count / TRACE_BATCH_SIZE) }, (_, index) => ({
       ...m,
       index,
@@ -79,7 +80,7 @@ export async function traceManifestsInBatches(options: {
       });
       summary.traced += result.traced.length;
       summary.failed.push(...result.failed);
-      options.onBatch?.(result, batch.length);
+      options.onBatch?.(result, batch.length, summary);
     }
   }
   await Promise.all(Array.from({ length: Math.min(TRACE_CHILDREN_IN_FLIGHT, jobs.length) }, lane));

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { NativeConnection, Worker } from '@temporalio/worker';
-import { openArtifactStore } from '../artifacts/store';
+import { activityDepsFromEnv } from '../../activities';
 import type { ProjectPaths } from '../config/paths';
 import type { TemporalOptions } from '../config/temporal';
 import type { Processor } from '../domain/task-queues';
@@ -12,7 +12,6 @@ import { createTypeScriptWorker } from '../worker/typescript-worker';
 import type { ManagedChild } from './child';
 import { ProcessRegistry } from './process-registry';
 import { startEmbeddedServer } from './temporal-server';
-import { kubernetesDepsFromEnv } from '../../activities/kubernetes/deps';
 
 export interface StackOptions {
   paths: ProjectPaths;
@@ -81,7 +80,7 @@ export class DevStack {
       const tsWorker = await createTypeScriptWorker({
         connection,
         namespace: temporal.namespace,
-        deps: { paths, artifacts: openArtifactStore(paths.artifacts), kubernetes: kubernetesDepsFromEnv() },
+        deps: activityDepsFromEnv(paths),
       });
       const pythonWorker = await startPythonWorker(paths, {
         temporal,

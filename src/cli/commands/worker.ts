@@ -1,11 +1,10 @@
 import { Command } from 'commander';
-import { openArtifactStore } from '../../artifacts/store';
+import { activityDepsFromEnv } from '../../../activities';
 import { projectPaths } from '../../config/paths';
 import { createLogger, installTemporalRuntimeLogger } from '../../logging';
 import { connectWorker } from '../../temporal/connect';
 import { createTypeScriptWorker } from '../../worker/typescript-worker';
 import { addTemporalFlags, temporalOptionsFromFlags, type TemporalFlags } from '../temporal-flags';
-import { kubernetesDepsFromEnv } from '../../../activities/kubernetes/deps';
 
 /** The TypeScript worker alone, for deployments where Temporal and the tracers run elsewhere. */
 export function workerCommand(): Command {
@@ -20,7 +19,7 @@ export function workerCommand(): Command {
       const worker = await createTypeScriptWorker({
         connection,
         namespace: temporal.namespace,
-        deps: { paths, artifacts: openArtifactStore(paths.artifacts), kubernetes: kubernetesDepsFromEnv() },
+        deps: activityDepsFromEnv(paths),
       });
       // The SDK installs SIGINT/SIGTERM handlers that shut the worker down gracefully.
       await worker.run();

@@ -9,7 +9,8 @@ export function completionApplies(p: Prepared, models: number[]): boolean {
 /**
  * Bin completion (Korf 2002) with a waste budget, for one instance type of one device: packs `models`
  * into exactly `bins` instances or proves nothing. Every instance in turn takes the largest model left
- * plus a subset of the others; since `bins` instances have bins × capacity in each dimension, the slack
+ * (size weighted towards the dimensions with the least slack, where a wrong choice shows soonest) plus a
+ * subset of the others; since `bins` instances have bins × capacity in each dimension, the slack
  * left over all instances is at most that minus the total demand, and a completion that wastes more than
  * what remains of that budget is cut. When the bound is tight (little waste allowed) this settles
  * instances the MIP cannot. A search that runs to the end without a packing proves that no packing into
@@ -36,7 +37,15 @@ export function binCompletion(
   const caps = [ty.memory, ty.compute, ty.host];
   const n = models.length;
   const dem = models.map((i) => [p.mem[i], p.cpu[i], p.host[i]]);
-  const size = dem.map((d) => d.reduce((s, v, k) => s + (Number.isFinite(caps[k]) ? v / caps[k] : 0), 0));
+  // Relative waste allowed per dimension: the tighter a dimension, the more it weighs in the order.
+  const slackShare = [0, 1, 2].map((k) =>
+    Number.isFinite(caps[k])
+      ? Math.max(1e-3, 1 - dem.reduce((s, v) => s + v[k], 0) / (bins * caps[k]))
+      : Infinity,
+  );
+  const size = dem.map((d) =>
+    d.reduce((s, v, k) => s + (Number.isFinite(caps[k]) ? v / caps[k] / slackShare[k] : 0), 0),
+  );
   const order = models.map((_, j) => j).sort((a, b) => size[b] - size[a]);
   const d = order.map((j) => dem[j]);
   const same = (a: number, b: number) => d[a][0] === d[b][0] && d[a][1] === d[b][1] && d[a][2] === d[b][2];
@@ -69,6 +78,14 @@ export function binCompletion(
     const load = [d[first][0], d[first][1], d[first][2]];
     const complete = (from: number): boolean => {
       if (overBudget()) return false;
+      // Only models from `from` on can still join: if even all of them leave more slack than the
+      // waste budget allows in some dimension, no closure below this node is admissible.
+      for (let k = 0; k < 3; k++) {
+        if (!Number.isFinite(caps[k])) continue;
+        let reach = load[k];
+        for (let j = from; j < n && reach < caps[k]; j++) if (!used[j]) reach += d[j][k];
+        if (caps[k] - Math.min(reach, caps[k]) > waste[k] + slackTol(k)) return false;
+      }
       // Try adding each later model (fuller bins first), skipping duplicates of a model just tried.
       for (let j = from; j < n; j++) {
         if (used[j]) continue;

@@ -21,6 +21,20 @@ describe('packing: bin completion', () => {
     }
   });
 
+  it('fills 11 instances where memory leaves less than 5% of one instance spare', async () => {
+    // 40 models of [.1,.4]²: 10.95 instances of memory. The tight dimension leads the search order;
+    // summed size first, bin completion ran out of nodes and the answer was 12.
+    const r = seeded(1040);
+    const problem = unitBinProblem(Array.from({ length: 40 }, () => [0.1 + 0.3 * r(), 0.1 + 0.3 * r()]));
+    const p = prepare(problem);
+    const sub = binCompletion(p, p.placeable, 11, Date.now() + 20_000, Infinity).packing;
+    assert.ok(sub, 'no packing into 11 instances');
+    const placement = await pack(problem);
+    assert.deepEqual(checkPlacement(problem, placement), []);
+    assert.equal(placement.costPerHour, 11);
+    assert.equal(placement.lowerBoundPerHour, 11);
+  });
+
   it('returns nothing when the waste budget rules the bin count out', () => {
     const problem = perfectSplit(5, 3);
     const p = prepare(problem);

@@ -3,6 +3,7 @@ import type { Packing } from '../state';
 import { downgrade } from './downgrade';
 import { Eliminator } from './eliminate';
 import { lnsStep } from './lns';
+import { patternWindowStep } from './pattern-window';
 import { recreateStep } from './recreate';
 import { rng } from './random';
 
@@ -20,7 +21,8 @@ export interface SearchReport {
 
 /**
  * Improves a packing until `deadline` or until it meets the lower bound: bin elimination while it
- * finds anything, MIP windows once it is exhausted. Works in short slices so the event loop stays live.
+ * finds anything, then ruin and recreate, then MIP windows (set covering where devices hold few models,
+ * the assignment MIP otherwise). Works in short slices so the event loop stays live.
  */
 export async function improve(
   pk: Packing,
@@ -54,7 +56,7 @@ export async function improve(
         stuck = false;
         recreateFailures = 0;
       } else recreateFailures++;
-    } else if (await lnsStep(pk, solver, random, deadline, maxMoves)) {
+    } else if (await windowStep(pk, solver, random, deadline, maxMoves)) {
       report.lnsImprovements++;
       downgrade(pk, maxMoves);
       stuck = false;
@@ -66,6 +68,19 @@ export async function improve(
   }
   pk.dropEmpty();
   return report;
+}
+
+/** A set-covering window where its patterns are few enough, the assignment MIP window otherwise. */
+async function windowStep(
+  pk: Packing,
+  solver: HighsSolver,
+  random: () => number,
+  deadline: number,
+  maxMoves: number,
+): Promise<boolean> {
+  const covered = await patternWindowStep(pk, solver, random, deadline, maxMoves);
+  if (covered !== undefined) return covered;
+  return lnsStep(pk, solver, random, deadline, maxMoves);
 }
 
 /** A round of ruin-and-recreate steps; true as soon as one saves money. */

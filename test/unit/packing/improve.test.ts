@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { itemCentric } from '../../../src/packing/heuristics/item-centric';
+import { patternWindowStep } from '../../../src/packing/improve/pattern-window';
 import { rng } from '../../../src/packing/improve/random';
 import { recreateStep } from '../../../src/packing/improve/recreate';
 import { homeTypes, sortedBy } from '../../../src/packing/measures';
+import { HighsSolver } from '../../../src/packing/highs-worker';
 import { prepare } from '../../../src/packing/prepare';
+import { Packing } from '../../../src/packing/state';
 import { randomCatalogProblem, seeded, unitBinProblem } from './fixtures';
 import { assertFeasible } from './packing-check';
 
@@ -49,5 +52,31 @@ describe('ruin and recreate', () => {
     pk.dropEmpty();
     assertFeasible(problem, pk);
     assert.ok(pk.moves <= 3, `${pk.moves} moves against maxMoves 3`);
+  });
+});
+
+describe('set-covering windows', () => {
+  it('regroups models that pairs hold into triples, and leaves dense windows to the assignment MIP', async () => {
+    // Nine models of 0.3 × 0.3 paired up (plus one alone): five instances where three suffice.
+    const problem = unitBinProblem(Array.from({ length: 9 }, (): [number, number] => [0.3, 0.3]));
+    const p = prepare(problem);
+    const pk = new Packing(p);
+    for (let i = 0; i < 9; i += 2) {
+      const bin = pk.open(0);
+      for (const j of [i, i + 1]) if (j < 9) pk.place(j, bin, 0);
+    }
+    const solver = new HighsSolver();
+    try {
+      assert.equal(await patternWindowStep(pk, solver, rng(3), Date.now() + 5000), true);
+      assertFeasible(problem, pk);
+      assert.equal(pk.cost(), 3);
+      // 80 models of 0.02²: every device holds them all, far too many sets to enumerate.
+      const dense = prepare(unitBinProblem(Array.from({ length: 80 }, (): [number, number] => [0.02, 0.02])));
+      const spread = new Packing(dense);
+      for (let i = 0; i < 80; i++) spread.place(i, spread.open(0), 0);
+      assert.equal(await patternWindowStep(spread, solver, rng(3), Date.now() + 5000), undefined);
+    } finally {
+      await solver.close();
+    }
   });
 });

@@ -35,6 +35,22 @@ export interface SolveResult {
   error?: string;
 }
 
+/** Columns appended to a kept LP, in the same sparse column-wise form as LinearModel. */
+export interface ColumnBlock {
+  cost: Float64Array;
+  lower: Float64Array;
+  upper: Float64Array;
+  starts: Int32Array;
+  indices: Int32Array;
+  values: Float64Array;
+}
+
+/** Operations on an LP kept in the worker between solves (column generation's master). */
+type LpMessage =
+  | { session: number; open: LinearModel }
+  | { session: number; addColumns?: ColumnBlock; timeLimitSec: number }
+  | { session: number; close: true };
+
 export const OPTIMAL = 7;
 export const INFEASIBLE = 8;
 
@@ -44,6 +60,11 @@ const WORKER_FLAG = 'stowage-highs-worker';
  * HiGHS (WebAssembly, synchronous) in a worker thread, so a MIP that runs for seconds never blocks the
  * event loop of the CLI, the API server or a Temporal worker. One worker per solver; requests queue.
  */
+export interface LpSession {
+  solve(addColumns: ColumnBlock | undefined, timeLimitSec: number): Promise<SolveResult>;
+  close(): Promise<void>;
+}
+
 export class HighsSolver {
   private worker: Worker | undefined;
   private next = 0;
@@ -53,11 +74,31 @@ export class HighsSolver {
   >();
 
   solve(request: SolveRequest): Promise<SolveResult> {
+    return this.post({ request });
+  }
+
+  /**
+   * An LP that stays in the worker: every solve appends columns and restarts simplex from the last
+   * basis, where rebuilding the model would start from scratch. Close it to free its memory.
+   */
+  async openLp(model: LinearModel): Promise<LpSession> {
+    const session = this.next++;
+    const opened = await this.post({ lp: { session, open: model } });
+    if (opened.error) throw new Error(`HiGHS could not load the LP: ${opened.error}`);
+    return {
+      solve: (addColumns, timeLimitSec) => this.post({ lp: { session, addColumns, timeLimitSec } }),
+      close: async () => {
+        if (this.worker) await this.post({ lp: { session, close: true } });
+      },
+    };
+  }
+
+  private post(message: { request: SolveRequest } | { lp: LpMessage }): Promise<SolveResult> {
     const worker = this.start();
     const id = this.next++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      worker.postMessage({ id, request });
+      worker.postMessage({ id, ...message });
     });
   }
 
@@ -92,8 +133,9 @@ export class HighsSolver {
 
 type Highs = import('highs').Highs;
 
-function solveIn(highs: Highs, request: SolveRequest): SolveResult {
-  const m = request.model;
+type Model = ReturnType<Highs['createModel']>;
+
+function createModel(highs: Highs, m: LinearModel): Model {
   const model = highs.createModel({
     numCols: m.numCols,
     numRows: m.numRows,
@@ -112,38 +154,85 @@ function solveIn(highs: Highs, request: SolveRequest): SolveResult {
     },
     ...(m.integrality ? { integrality: m.integrality } : {}),
   });
+  model.options.set({ output_flag: false });
+  if (m.integrality) model.options.set({ mip_rel_gap: 1e-6 });
+  // The relaxations here are sparse and already reduced; presolve costs more than it saves.
+  else model.options.set({ presolve: 'off' });
+  return model;
+}
+
+function run(model: Model, timeLimitSec: number, mip: boolean, cutoff?: number): SolveResult {
+  model.options.set({ time_limit: Math.max(0.01, timeLimitSec) });
+  if (cutoff !== undefined) model.options.set({ objective_bound: cutoff });
+  model.run();
+  const status = model.getModelStatus() as number;
+  const feasible = Number(model.info.get('primal_solution_status')) === 2;
+  const result: SolveResult = { status, objective: model.getObjectiveValue() };
+  if (feasible) result.colValue = model.getSolution().colValue;
+  if (!mip && Number(model.info.get('dual_solution_status')) === 2)
+    result.rowDual = model.getSolution().rowDual;
+  if (mip) {
+    const bound = Number(model.info.get('mip_dual_bound'));
+    if (Number.isFinite(bound)) result.dualBound = bound;
+  }
+  return result;
+}
+
+function solveIn(highs: Highs, request: SolveRequest): SolveResult {
+  const model = createModel(highs, request.model);
   try {
-    model.options.set({ output_flag: false, time_limit: Math.max(0.01, request.timeLimitSec) });
-    if (m.integrality) model.options.set({ mip_rel_gap: 1e-6 });
-    // The relaxations here are sparse and already reduced; presolve costs more than it saves.
-    else model.options.set({ presolve: 'off' });
-    if (request.cutoff !== undefined) model.options.set({ objective_bound: request.cutoff });
-    model.run();
-    const status = model.getModelStatus() as number;
-    const feasible = Number(model.info.get('primal_solution_status')) === 2;
-    const result: SolveResult = { status, objective: model.getObjectiveValue() };
-    if (feasible) result.colValue = model.getSolution().colValue;
-    if (!m.integrality && Number(model.info.get('dual_solution_status')) === 2)
-      result.rowDual = model.getSolution().rowDual;
-    if (m.integrality) {
-      const bound = Number(model.info.get('mip_dual_bound'));
-      if (Number.isFinite(bound)) result.dualBound = bound;
-    }
-    return result;
+    return run(model, request.timeLimitSec, request.model.integrality !== undefined, request.cutoff);
   } finally {
     model.dispose();
   }
+}
+
+/** Kept LPs of this worker by session id. */
+const sessions = new Map<number, Model>();
+
+function lpIn(highs: Highs, msg: LpMessage): SolveResult {
+  if ('open' in msg) {
+    sessions.set(msg.session, createModel(highs, msg.open));
+    return { status: 0, objective: NaN };
+  }
+  const model = sessions.get(msg.session);
+  if (!model) return { status: -1, objective: NaN, error: `no LP session ${msg.session}` };
+  if ('close' in msg) {
+    model.dispose();
+    sessions.delete(msg.session);
+    return { status: 0, objective: NaN };
+  }
+  const cols = msg.addColumns;
+  if (cols && cols.cost.length > 0) {
+    const numRows = model.getDimensions().numRows;
+    model.addCols({
+      cost: cols.cost,
+      lower: cols.lower,
+      upper: cols.upper,
+      matrix: {
+        format: 'csc',
+        numRows,
+        numCols: cols.cost.length,
+        starts: cols.starts,
+        indices: cols.indices,
+        values: cols.values,
+      },
+    });
+  }
+  // HiGHS measures time_limit on the model's clock, which keeps running across solves.
+  model.zeroAllClocks();
+  return run(model, msg.timeLimitSec, false);
 }
 
 if (!isMainThread && (workerData as { flag?: string } | undefined)?.flag === WORKER_FLAG) {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const load = require('highs') as () => Promise<Highs>;
   const ready = load();
-  parentPort!.on('message', (msg: { id: number; request: SolveRequest }) => {
+  parentPort!.on('message', (msg: { id: number; request?: SolveRequest; lp?: LpMessage }) => {
     void ready.then((highs) => {
       let result: SolveResult;
       try {
-        result = solveIn(highs, msg.request);
+        result = msg.lp ? lpIn(highs, msg.lp) : solveIn(highs, msg.request!);
       } catch (err) {
         result = { status: -1, objective: NaN, error: err instanceof Error ? err.message : String(err) };
       }

@@ -181,7 +181,9 @@ async function columnGeneration(
   rows.counts.forEach((count) => b.row(count, Infinity));
   for (const pat of patterns) b.col(perDevice[pat.type], 0, Infinity, false, ...entries(pat));
   let sent = patterns.length;
-  const master = await solver.openLp(b.build(false));
+  // Like a master LP without duals, one HiGHS cannot load leaves this bound out, not the packing.
+  const master = await solver.openLp(b.build(false)).catch(() => undefined);
+  if (!master) return { value: 0, converged: false };
   let best = 0;
   try {
     let added: ColumnBlock | undefined;

@@ -13,7 +13,7 @@ const MAX_PATTERNS = 20_000;
 const NODES_PER_PATTERN = 10;
 
 /**
- * Set-covering windows: take a few instances of one-device types, enumerate every maximal set of their
+ * Set-covering windows, for catalogs of one-device types: take a few instances, enumerate every maximal set of their
  * models that one device holds, and let HiGHS pick the cheapest cover. The covering LP is tight and has
  * none of the assignment MIP's symmetry, so windows can be two or three times larger; where devices hold
  * two to four models (sizes like [.2,.6]²) that is what it takes to regroup pairs into triples.
@@ -28,7 +28,9 @@ export async function patternWindowStep(
   maxMoves = Infinity,
 ): Promise<boolean | undefined> {
   const p = pk.p;
-  const bins = pk.bins.filter((b) => b.size > 0 && p.types[b.type].devices === 1);
+  // With multi-device types in the catalog the assignment MIP, which can move models onto them, decides.
+  if (p.types.some((t) => t.devices !== 1)) return undefined;
+  const bins = pk.bins.filter((b) => b.size > 0);
   if (bins.length < 2) return false;
   bins.sort((a, b) => pk.fill(a) - pk.fill(b));
   const window: Bin[] = [bins[Math.floor(random() * Math.min(bins.length, Math.max(2, bins.length / 5)))]];
@@ -44,7 +46,7 @@ export async function patternWindowStep(
   const current = window.reduce((s, b) => s + p.types[b.type].price, 0);
   const patterns: { type: number; models: number[] }[] = [];
   for (let t = 0; t < p.T; t++) {
-    if (p.types[t].devices !== 1 || p.types[t].price > current) continue;
+    if (p.types[t].price > current) continue;
     if (
       !devicePatterns(p, models, t, MAX_PATTERNS - patterns.length, (set) =>
         patterns.push({ type: t, models: set }),

@@ -9,13 +9,20 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { checkPlacement, defaultTimeLimitMs, pack, type PackingProblem } from '../../../src/packing';
+import {
+  checkPlacement,
+  defaultTimeLimitMs,
+  pack,
+  type PackingProblem,
+  type Placement,
+} from '../../../src/packing';
 import { itemCentric } from '../../../src/packing/heuristics/item-centric';
 import { homeTypes, sortedBy } from '../../../src/packing/measures';
 import { roundUpToAchievable } from '../../../src/packing/bounds';
 import { HighsSolver } from '../../../src/packing/highs-worker';
 import { gridPatternBound } from '../../../src/packing/pattern-bound';
 import { prepare } from '../../../src/packing/prepare';
+import { startFromPrevious } from '../../../src/packing/repack';
 import { perfectSplitItems, randomCatalogProblem, seeded, unitBinProblem } from '../../unit/packing/fixtures';
 
 const root = path.resolve(__dirname, '../../../..');
@@ -62,15 +69,24 @@ function ortools(
 /** The instance's grid pattern LP (a proven bound), or the packer's bound when that is higher. */
 async function referenceLp(
   problem: PackingProblem,
-  bound: number,
+  placement: Placement,
   seconds: number,
 ): Promise<{ lp: number; converged: boolean }> {
   const p = prepare(problem);
   const solver = new HighsSolver();
   try {
-    const result = await gridPatternBound(solver, p, p.placeable, 100, Date.now() + seconds * 1000);
+    // The packer's own devices are the first columns, as inside the packer.
+    const incumbent = startFromPrevious(p, placement);
+    const result = await gridPatternBound(
+      solver,
+      p,
+      p.placeable,
+      100,
+      Date.now() + seconds * 1000,
+      incumbent,
+    );
     const lp = roundUpToAchievable(p, result.value - 1e-7 * Math.max(1, result.value));
-    return { lp: Math.max(bound, lp), converged: result.converged };
+    return { lp: Math.max(placement.lowerBoundPerHour, lp), converged: result.converged };
   } finally {
     await solver.close();
   }
@@ -115,7 +131,7 @@ async function measure(family: string, problem: PackingProblem, optimum?: number
   if (lpSeconds > 0 && family.startsWith('CT') && n >= 200 && n <= 3000)
     row.lp =
       row.cost > row.bound + 1e-9
-        ? await referenceLp(problem, row.bound, lpSeconds)
+        ? await referenceLp(problem, placement, lpSeconds)
         : { lp: row.bound, converged: true };
   rows.push(row);
   const gap = (100 * (row.cost - row.bound)) / row.bound;

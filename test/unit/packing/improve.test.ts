@@ -56,7 +56,7 @@ describe('ruin and recreate', () => {
 });
 
 describe('set-covering windows', () => {
-  it('regroups models that pairs hold into triples, and leaves dense windows to the assignment MIP', async () => {
+  it('regroups models that pairs hold into triples, and leaves dense windows and mixed catalogs to the assignment MIP', async () => {
     // Nine models of 0.3 × 0.3 paired up (plus one alone): five instances where three suffice.
     const problem = unitBinProblem(Array.from({ length: 9 }, (): [number, number] => [0.3, 0.3]));
     const p = prepare(problem);
@@ -75,6 +75,13 @@ describe('set-covering windows', () => {
       const spread = new Packing(dense);
       for (let i = 0; i < 80; i++) spread.place(i, spread.open(0), 0);
       assert.equal(await patternWindowStep(spread, solver, rng(3), Date.now() + 5000), undefined);
+      // Multi-device types in the catalog: only the assignment MIP can move models onto them.
+      const mixed = prepare(randomCatalogProblem(40, 45));
+      const firstFit = itemCentric(mixed, sortedBy(mixed, homeTypes(mixed), 'max'), {
+        fit: 'first',
+        fixedType: -1,
+      });
+      assert.equal(await patternWindowStep(firstFit, solver, rng(3), Date.now() + 5000), undefined);
     } finally {
       await solver.close();
     }

@@ -45,6 +45,12 @@ export interface ColumnBlock {
   values: Float64Array;
 }
 
+/** An LP kept in the worker (`HighsSolver.openLp`): each solve may first append columns. */
+export interface LpSession {
+  solve(addColumns: ColumnBlock | undefined, timeLimitSec: number): Promise<SolveResult>;
+  close(): Promise<void>;
+}
+
 /** Operations on an LP kept in the worker between solves (column generation's master). */
 type LpMessage =
   | { session: number; open: LinearModel }
@@ -60,11 +66,6 @@ const WORKER_FLAG = 'stowage-highs-worker';
  * HiGHS (WebAssembly, synchronous) in a worker thread, so a MIP that runs for seconds never blocks the
  * event loop of the CLI, the API server or a Temporal worker. One worker per solver; requests queue.
  */
-export interface LpSession {
-  solve(addColumns: ColumnBlock | undefined, timeLimitSec: number): Promise<SolveResult>;
-  close(): Promise<void>;
-}
-
 export class HighsSolver {
   private worker: Worker | undefined;
   private next = 0;

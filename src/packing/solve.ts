@@ -239,10 +239,11 @@ export const PATTERN_MAX_CLASSES = 60;
 /** Grid steps per device dimension for the relaxed pattern LP: each size loses under 1% of a device. */
 const GRID_STEPS = 100;
 /**
- * Time the grid pattern LP needs per model to converge (about 1 s at 200 models [.2,.6]², 90 s at
- * 3,000 on this project's 2-core machine); it runs only when its share of the budget allows that.
+ * Time the grid pattern LP needs to converge on this project's 2-core machine: 1.1 s at 200 models of
+ * [.2,.6]², 26–30 s at 1,000, 90 s at 3,000 (the grid caps the classes, so growth slows). It runs only
+ * when its share of the budget covers this, quadratic and so on the safe side past 1,000.
  */
-const GRID_MS_PER_MODEL = 10;
+const gridConvergenceMs = (models: number) => 30_000 * (models / 1000) ** 2;
 
 /**
  * The pattern LP bound when the incumbent is above the bound: exact over the distinct models when they
@@ -265,7 +266,7 @@ async function patternBoundIfAffordable(
   if (classes.length <= PATTERN_MAX_CLASSES) {
     result = await patternBound(solver, p, classes, deadline, pk);
     method = 'pattern LP';
-  } else if (p.placeable.length * GRID_MS_PER_MODEL <= ms) {
+  } else if (gridConvergenceMs(p.placeable.length) <= ms) {
     result = await gridPatternBound(solver, p, p.placeable, GRID_STEPS, deadline, pk);
     method = 'grid pattern LP';
   } else return lower;

@@ -16,21 +16,7 @@ export async function lnsStep(
   deadline: number,
   maxMoves = Infinity,
 ): Promise<boolean> {
-  const bins = pk.bins.filter((b) => b.size > 0);
-  if (bins.length < 2) return false;
-  bins.sort((a, b) => pk.fill(a) - pk.fill(b));
-  const seed = bins[Math.floor(random() * Math.min(bins.length, Math.max(2, bins.length / 5)))];
-  const window: Bin[] = [seed];
-  let count = seed.size;
-  // Instances that can take the seed's models first: only they can help empty it.
-  const seedModels = seed.items.flat();
-  const hosts = (b: Bin) => seedModels.some((i) => !Number.isNaN(pk.p.mem[i * pk.p.T + b.type]));
-  for (let tries = 0; tries < 40 && window.length < bins.length; tries++) {
-    const b = bins[Math.floor(random() * bins.length)];
-    if (window.includes(b) || count + b.size > WINDOW_MODELS || (tries < 20 && !hosts(b))) continue;
-    window.push(b);
-    count += b.size;
-  }
+  const window = pickWindow(pk, random, WINDOW_MODELS, 40);
   if (window.length < 2) return false;
   const p = pk.p;
   const models = window.flatMap((b) => b.items.flat());
@@ -45,6 +31,29 @@ export async function lnsStep(
   const better = outcome?.packing;
   if (!better || better.cost >= current - 1e-9) return false;
   return replace(pk, window, better, maxMoves);
+}
+
+/**
+ * A window of instances holding at most `maxModels` models: one of the emptiest fifth as seed, then
+ * random others. For the first half of the `tries`, only instances that can host the seed's models:
+ * only they can help empty it.
+ */
+export function pickWindow(pk: Packing, random: () => number, maxModels: number, tries: number): Bin[] {
+  const bins = pk.bins.filter((b) => b.size > 0);
+  if (bins.length < 2) return bins;
+  bins.sort((a, b) => pk.fill(a) - pk.fill(b));
+  const seed = bins[Math.floor(random() * Math.min(bins.length, Math.max(2, bins.length / 5)))];
+  const window: Bin[] = [seed];
+  let count = seed.size;
+  const seedModels = seed.items.flat();
+  const hosts = (b: Bin) => seedModels.some((i) => !Number.isNaN(pk.p.mem[i * pk.p.T + b.type]));
+  for (let k = 0; k < tries && window.length < bins.length; k++) {
+    const b = bins[Math.floor(random() * bins.length)];
+    if (window.includes(b) || count + b.size > maxModels || (k < tries / 2 && !hosts(b))) continue;
+    window.push(b);
+    count += b.size;
+  }
+  return window;
 }
 
 /** Swaps `old` instances for the MIP's, re-checking every device with the packer's own arithmetic. */

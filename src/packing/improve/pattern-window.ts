@@ -1,8 +1,8 @@
 import { OPTIMAL, type HighsSolver } from '../highs-worker';
 import { ModelBuilder } from '../linear-model';
 import { within, type Prepared } from '../prepare';
-import type { Bin, Packing } from '../state';
-import { replace } from './lns';
+import type { Packing } from '../state';
+import { pickWindow, replace } from './lns';
 import type { SubPacking } from './mip';
 
 /** Models per window: set covering over every device pattern stays small for a few dozen models. */
@@ -13,8 +13,8 @@ const MAX_PATTERNS = 20_000;
 const NODES_PER_PATTERN = 10;
 
 /**
- * Set-covering windows, for catalogs of one-device types: take a few instances, enumerate every maximal set of their
- * models that one device holds, and let HiGHS pick the cheapest cover. The covering LP is tight and has
+ * Set-covering windows, for catalogs of one-device types: take a few instances, enumerate every maximal
+ * set of their models that one device holds, and let HiGHS pick the cheapest cover. The covering LP is tight and has
  * none of the assignment MIP's symmetry, so windows can be two or three times larger; where devices hold
  * two to four models (sizes like [.2,.6]²) that is what it takes to regroup pairs into triples.
  * Returns undefined when the window has too many patterns, so the caller falls back to the assignment
@@ -30,17 +30,7 @@ export async function patternWindowStep(
   const p = pk.p;
   // With multi-device types in the catalog the assignment MIP, which can move models onto them, decides.
   if (p.types.some((t) => t.devices !== 1)) return undefined;
-  const bins = pk.bins.filter((b) => b.size > 0);
-  if (bins.length < 2) return false;
-  bins.sort((a, b) => pk.fill(a) - pk.fill(b));
-  const window: Bin[] = [bins[Math.floor(random() * Math.min(bins.length, Math.max(2, bins.length / 5)))]];
-  let count = window[0].size;
-  for (let tries = 0; tries < 60 && window.length < bins.length; tries++) {
-    const b = bins[Math.floor(random() * bins.length)];
-    if (window.includes(b) || count + b.size > WINDOW_MODELS) continue;
-    window.push(b);
-    count += b.size;
-  }
+  const window = pickWindow(pk, random, WINDOW_MODELS, 60);
   if (window.length < 2) return false;
   const models = window.flatMap((b) => b.items[0]);
   const current = window.reduce((s, b) => s + p.types[b.type].price, 0);

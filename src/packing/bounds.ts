@@ -134,7 +134,7 @@ export function roundUpToAchievable(p: Prepared, value: number): number {
 }
 
 /** Shaves float noise off a computed relaxation value so that rounding never overshoots the truth. */
-const safe = (v: number) => v - 1e-7 * Math.max(1, Math.abs(v));
+export const safe = (v: number): number => v - 1e-7 * Math.max(1, Math.abs(v));
 
 /** When every model runs on one type only, the relaxation separates per type and needs no solver. */
 function separableBound(p: Prepared, models: number[], perInstance: number[]): number {

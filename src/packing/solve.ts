@@ -1,4 +1,4 @@
-import { cardinalityPlan, lowerBound, maxModelsPerInstance, roundUpToAchievable } from './bounds';
+import { cardinalityPlan, lowerBound, maxModelsPerInstance, roundUpToAchievable, safe } from './bounds';
 import { bestConstruction } from './heuristics/portfolio';
 import { HighsSolver } from './highs-worker';
 import { binCompletion, completionApplies } from './improve/completion';
@@ -270,7 +270,7 @@ async function patternBoundIfAffordable(
     result = await gridPatternBound(solver, p, p.placeable, GRID_STEPS, deadline, pk);
     method = 'grid pattern LP';
   } else return lower;
-  const rounded = roundUpToAchievable(p, result.value - 1e-7 * Math.max(1, result.value));
+  const rounded = roundUpToAchievable(p, safe(result.value));
   if (rounded <= lower + 1e-9) return lower;
   steps.push(`bound: ${method}${result.converged ? '' : ' (Farley, stopped early)'}`);
   return rounded;

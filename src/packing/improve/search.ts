@@ -36,6 +36,7 @@ export async function improve(
   const report: SearchReport = { eliminated: 0, recreated: 0, lnsImprovements: 0 };
   let lnsFailures = 0;
   let recreateFailures = 0;
+  const windows = { covering: true };
   const done = () => Date.now() >= deadline || pk.cost() <= bound + 1e-9;
   let stuck = false;
   while (!done()) {
@@ -56,7 +57,7 @@ export async function improve(
         stuck = false;
         recreateFailures = 0;
       } else recreateFailures++;
-    } else if (await windowStep(pk, solver, random, deadline, maxMoves)) {
+    } else if (await windowStep(pk, solver, random, deadline, maxMoves, windows)) {
       report.lnsImprovements++;
       downgrade(pk, maxMoves);
       stuck = false;
@@ -70,16 +71,24 @@ export async function improve(
   return report;
 }
 
-/** A set-covering window where its patterns are few enough, the assignment MIP window otherwise. */
+/**
+ * A set-covering window while they apply, the assignment MIP window otherwise. Whether they apply is the
+ * catalog's and the models' shapes (too many device sets), not one window's, so the first refusal ends
+ * them for the run instead of paying the enumeration again on every step.
+ */
 async function windowStep(
   pk: Packing,
   solver: HighsSolver,
   random: () => number,
   deadline: number,
   maxMoves: number,
+  windows: { covering: boolean },
 ): Promise<boolean> {
-  const covered = await patternWindowStep(pk, solver, random, deadline, maxMoves);
-  if (covered !== undefined) return covered;
+  if (windows.covering) {
+    const covered = await patternWindowStep(pk, solver, random, deadline, maxMoves);
+    if (covered !== undefined) return covered;
+    windows.covering = false;
+  }
   return lnsStep(pk, solver, random, deadline, maxMoves);
 }
 

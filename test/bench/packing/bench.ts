@@ -18,7 +18,7 @@ import {
 } from '../../../src/packing';
 import { itemCentric } from '../../../src/packing/heuristics/item-centric';
 import { homeTypes, sortedBy } from '../../../src/packing/measures';
-import { roundUpToAchievable } from '../../../src/packing/bounds';
+import { roundUpToAchievable, safe } from '../../../src/packing/bounds';
 import { HighsSolver } from '../../../src/packing/highs-worker';
 import { gridPatternBound } from '../../../src/packing/pattern-bound';
 import { prepare } from '../../../src/packing/prepare';
@@ -85,7 +85,7 @@ async function referenceLp(
       Date.now() + seconds * 1000,
       incumbent,
     );
-    const lp = roundUpToAchievable(p, result.value - 1e-7 * Math.max(1, result.value));
+    const lp = roundUpToAchievable(p, safe(result.value));
     return { lp: Math.max(placement.lowerBoundPerHour, lp), converged: result.converged };
   } finally {
     await solver.close();

@@ -104,16 +104,17 @@ export function cardinalityBound(p: Prepared, models: number[], perInstance: num
   return cardinalityPlan(p, models, perInstance).cost;
 }
 
+/** The least power of ten that makes every price a whole number, 0 when none up to 10⁶ does. */
+export function priceScale(p: Prepared): number {
+  for (const s of [1, 10, 100, 1000, 10_000, 100_000, 1_000_000])
+    if (p.types.every((t) => Math.abs(t.price * s - Math.round(t.price * s)) < 1e-6)) return s;
+  return 0;
+}
+
 /** The least cost of whole instances that is ≥ value (costs are sums of prices), when prices allow. */
 export function roundUpToAchievable(p: Prepared, value: number): number {
   if (value <= 0) return 0;
-  let scale = 0;
-  for (const s of [1, 10, 100, 1000, 10_000, 100_000, 1_000_000]) {
-    if (p.types.every((t) => Math.abs(t.price * s - Math.round(t.price * s)) < 1e-6)) {
-      scale = s;
-      break;
-    }
-  }
+  const scale = priceScale(p);
   if (scale === 0) return value;
   const prices = [...new Set(p.types.map((t) => Math.round(t.price * scale)))];
   const target = Math.ceil(value * scale - 1e-6);

@@ -1,3 +1,4 @@
+import type { DeviceSet } from './device-sets';
 import type { ColumnBlock, HighsSolver } from './highs-worker';
 import { ModelBuilder } from './linear-model';
 import type { DemandClass, Prepared } from './prepare';
@@ -34,6 +35,8 @@ export interface PatternBoundResult {
   value: number;
   /** True when pricing proved the LP optimal (the bound is the LP value itself). */
   converged: boolean;
+  /** The optimal LP's row duals (row k is class k) when converged: they price any device set. */
+  duals?: number[];
 }
 
 /** A class's size on one type as fractions of a device (host 0 where uncapped), and copies a device takes. */
@@ -67,22 +70,45 @@ export async function patternBound(
   deadline: number,
   incumbent?: Packing,
 ): Promise<PatternBoundResult> {
-  const shapes = classes.map((cl) =>
-    p.types.map((ty, t) => {
-      const at = cl.model * p.T + t;
-      if (Number.isNaN(p.mem[at])) return undefined;
-      const m = p.mem[at] / ty.memory;
-      const c = p.cpu[at] / ty.compute;
-      const h = Number.isFinite(ty.host) ? p.host[at] / ty.host : 0;
-      return { m, c, h, max: maxCopies(cl.count, [m, c, h]) };
-    }),
-  );
+  const shapes = classes.map((cl) => p.types.map((_, t) => shapeOn(p, cl.model, t, cl.count)));
   const rows = { counts: classes.map((c) => c.count), members: classes.map((c) => c.members), shapes };
   return columnGeneration(
     solver,
     p,
     rows,
     (t) => (items, cost) => exactPricing(items, p, t, cost),
+    deadline,
+    incumbent,
+  );
+}
+
+/**
+ * The exact pattern LP where every maximal device set of the models is known (`maximalDeviceSets`): one
+ * row per model, and pricing is a scan of the sets, which is exact however many distinct models there
+ * are. On [.2,.6]² at 200 models it converges in about 0.4 s to 84.4, where the grid LP gives 82.75.
+ */
+export async function setPatternBound(
+  solver: HighsSolver,
+  p: Prepared,
+  models: number[],
+  sets: DeviceSet[],
+  deadline: number,
+  incumbent?: Packing,
+): Promise<PatternBoundResult> {
+  const rowOf = new Map(models.map((i, k) => [i, k]));
+  const rows: Rows = {
+    counts: models.map(() => 1),
+    members: models.map((i) => [i]),
+    shapes: models.map((i) => p.types.map((_, t) => shapeOn(p, i, t, 1))),
+  };
+  const setsOn = p.types.map((_, t) =>
+    sets.filter((s) => s.type === t).map((s) => s.models.map((i) => rowOf.get(i)!)),
+  );
+  return columnGeneration(
+    solver,
+    p,
+    rows,
+    (t) => (items, cost) => scanPricing(items, setsOn[t], cost),
     deadline,
     incumbent,
   );
@@ -204,7 +230,7 @@ async function columnGeneration(
         for (const counts of priced.improving) add({ type: t, counts });
       }
       best = Math.max(best, total / worstRatio);
-      if (worstRatio <= 1 + 1e-9) return { value: best, converged: true };
+      if (worstRatio <= 1 + 1e-9) return { value: best, converged: true, duals: pi };
       if (patterns.length === sent) break;
       added = columnBlock(patterns.slice(sent), perDevice);
       sent = patterns.length;
@@ -238,6 +264,17 @@ function columnBlock(patterns: Pattern[], perDevice: number[]): ColumnBlock {
     indices: Int32Array.from(indices),
     values: Float64Array.from(values),
   };
+}
+
+/** Model i's size on type t as fractions of a device (host 0 where uncapped); undefined where it cannot run. */
+function shapeOn(p: Prepared, i: number, t: number, count: number): Shape | undefined {
+  const at = i * p.T + t;
+  if (Number.isNaN(p.mem[at])) return undefined;
+  const ty = p.types[t];
+  const m = p.mem[at] / ty.memory;
+  const c = p.cpu[at] / ty.compute;
+  const h = Number.isFinite(ty.host) ? p.host[at] / ty.host : 0;
+  return { m, c, h, max: maxCopies(count, [m, c, h]) };
 }
 
 /** Copies of one shape a device takes on its own, at most `count` (sizes as fractions of a device). */
@@ -391,6 +428,30 @@ function gridPricing(
   }
   found.push(...greedyPatterns(items, cost));
   return { upper: best[grid * side + grid], improving: mostValuable(found) };
+}
+
+/** Pricing over known device sets (rows as members): every set's value under the duals, exactly. */
+function scanPricing(
+  items: PricingItem[],
+  sets: number[][],
+  cost: number,
+): { upper: number; improving: Map<number, number>[] } {
+  const value = new Map(items.map((it) => [it.k, it.value]));
+  let upper = 0;
+  const improving: { value: number; set: number[] }[] = [];
+  for (const set of sets) {
+    let v = 0;
+    for (const k of set) v += value.get(k) ?? 0;
+    upper = Math.max(upper, v);
+    if (v > cost + 1e-9) improving.push({ value: v, set });
+  }
+  return {
+    upper,
+    improving: improving
+      .sort((a, b) => b.value - a.value)
+      .slice(0, COLUMNS_PER_TYPE)
+      .map((f) => new Map(f.set.map((k) => [k, 1]))),
+  };
 }
 
 /** A device pattern found by pricing: class → copies, and its value under the duals. */

@@ -1,12 +1,14 @@
 import { cardinalityPlan, lowerBound, maxModelsPerInstance, roundUpToAchievable, safe } from './bounds';
 import { bestConstruction } from './heuristics/portfolio';
+import { maximalDeviceSets, type DeviceSet } from './device-sets';
 import { HighsSolver } from './highs-worker';
 import { binCompletion, completionApplies } from './improve/completion';
 import { downgrade } from './improve/downgrade';
+import { coverByReducedCost } from './improve/lp-cover';
 import { replace } from './improve/lns';
 import { solveExactly } from './improve/mip';
 import { improve } from './improve/search';
-import { gridPatternBound, patternBound, type PatternBoundResult } from './pattern-bound';
+import { gridPatternBound, patternBound, setPatternBound, type PatternBoundResult } from './pattern-bound';
 import { demandClasses, prepare, type Prepared } from './prepare';
 import { matchToPrevious, startFromPrevious } from './repack';
 import type { Packing } from './state';
@@ -17,12 +19,17 @@ import { assertValidPackingProblem } from './validate';
 /** Problems this small are handed to the exact MIP when the heuristics leave a gap. */
 export const EXACT_MAX_MODELS = 40;
 
+/** Up to this many models the default budget leaves room to prove the optimum. */
+export const SMALL_PROBLEM_MODELS = 200;
+
 /**
- * 1 s up to a few thousand models, growing to 10 s at 100,000. Up to 40 models 5 s, most of it for the
- * exact MIP, since proving the optimum is worth it there; a run stops as soon as cost meets the bound.
+ * 1 s up to a few thousand models, growing to 10 s at 100,000. Up to 200 models 5 s: the exact MIP (up
+ * to 40) and the set cover by reduced cost (up to a few hundred) settle small fleets in 1–3 s where
+ * local search stalls for good a few instances above the optimum, and a run stops as soon as its cost
+ * meets the bound.
  */
 export function defaultTimeLimitMs(models: number): number {
-  return models <= EXACT_MAX_MODELS ? 5000 : Math.min(10_000, Math.max(1000, Math.round(models / 10)));
+  return models <= SMALL_PROBLEM_MODELS ? 5000 : Math.min(10_000, Math.max(1000, Math.round(models / 10)));
 }
 
 /**
@@ -60,9 +67,20 @@ export async function pack(raw: PackingProblem | unknown): Promise<Placement> {
     let lower = bound.value;
     steps.push(`bound: ${bound.method}`);
     if (!problem.previous) {
-      lower = await patternBoundIfAffordable(p, pk, lower, solver, started, budget * 0.3, steps);
+      const lp = await patternBoundIfAffordable(p, pk, lower, solver, started, budget * 0.3, steps);
+      lower = lp.lower;
+      if (lp.priced && pk.cost() > lower + 1e-9) {
+        const { sets, duals } = lp.priced;
+        if (await coverByReducedCost(pk, solver, p.placeable, sets, duals, started + budget * COVER_SHARE))
+          steps.push('set cover by reduced cost');
+      }
       // Small problems give bin completion most of the time: the MIP after it rarely settles what it cannot.
-      const share = p.placeable.length <= EXACT_MAX_MODELS ? 0.8 : 0.35;
+      const share =
+        p.placeable.length <= EXACT_MAX_MODELS
+          ? 0.8
+          : p.placeable.length <= SMALL_PROBLEM_MODELS
+            ? 0.5
+            : 0.35;
       lower = completeToBound(p, pk, lower, started + (deadline - started) * share, steps);
       // Small problems leave the exact MIP room: local search alone would run to the deadline.
       const searchEnd = p.placeable.length <= EXACT_MAX_MODELS ? started + budget * 0.5 : deadline;
@@ -245,9 +263,26 @@ const GRID_STEPS = 100;
  */
 const gridConvergenceMs = (models: number) => 30_000 * (models / 1000) ** 2;
 
+/** Up to this many models the maximal device sets may be few enough to price the pattern LP exactly. */
+export const SET_LP_MAX_MODELS = 400;
+/** More maximal device sets than this (40,000 for 200 models of [.2,.6]²) and the grid LP takes over. */
+const MAX_DEVICE_SETS = 60_000;
+/**
+ * The LP over device sets converges in about 0.4 s at 200 models, so it is tried only when the pattern
+ * LP's share of the budget is at least this; the enumeration alone costs up to 0.2 s when it gives up.
+ */
+const SET_LP_MIN_MS = 1000;
+/** The set cover by reduced cost ends by this share of the budget, leaving the rest to local search. */
+const COVER_SHARE = 0.6;
+
 /**
  * The pattern LP bound when the incumbent is above the bound: exact over the distinct models when they
- * are few, else its grid relaxation when the budget's share `ms` lets it converge.
+ * are few, exact over the maximal device sets when those are few, else its grid relaxation when the
+ * budget's share `ms` lets it converge. `priced` carries the device sets and the LP's optimal duals
+ * when the exact LP over device sets converged. Where the sets were tried and are too many, devices
+ * hold many models each: the volume bound is close there and the grid's rounding loses more than its
+ * LP gains (below the volume bound on [.1,.4]² and anti-correlated sizes at 200 models), so the grid
+ * LP is left out.
  */
 async function patternBoundIfAffordable(
   p: Prepared,
@@ -257,23 +292,30 @@ async function patternBoundIfAffordable(
   started: number,
   ms: number,
   steps: string[],
-): Promise<number> {
-  if (pk.cost() <= lower + 1e-9) return lower;
+): Promise<{ lower: number; priced?: { sets: DeviceSet[]; duals: number[] } }> {
+  if (pk.cost() <= lower + 1e-9) return { lower };
   const classes = demandClasses(p, p.placeable);
   const deadline = started + ms;
+  const setsTried =
+    classes.length > PATTERN_MAX_CLASSES && p.placeable.length <= SET_LP_MAX_MODELS && ms >= SET_LP_MIN_MS;
+  const sets = setsTried ? maximalDeviceSets(p, p.placeable, MAX_DEVICE_SETS) : undefined;
   let result: PatternBoundResult;
   let method: string;
   if (classes.length <= PATTERN_MAX_CLASSES) {
     result = await patternBound(solver, p, classes, deadline, pk);
     method = 'pattern LP';
-  } else if (gridConvergenceMs(p.placeable.length) <= ms) {
+  } else if (sets) {
+    result = await setPatternBound(solver, p, p.placeable, sets, deadline, pk);
+    method = 'pattern LP over device sets';
+  } else if (!setsTried && gridConvergenceMs(p.placeable.length) <= ms) {
     result = await gridPatternBound(solver, p, p.placeable, GRID_STEPS, deadline, pk);
     method = 'grid pattern LP';
-  } else return lower;
+  } else return { lower };
+  const priced = sets && result.duals ? { sets, duals: result.duals } : undefined;
   const rounded = roundUpToAchievable(p, safe(result.value));
-  if (rounded <= lower + 1e-9) return lower;
+  if (rounded <= lower + 1e-9) return { lower, priced };
   steps.push(`bound: ${method}${result.converged ? '' : ' (Farley, stopped early)'}`);
-  return rounded;
+  return { lower: rounded, priced };
 }
 
 /** The exact MIP for small problems: an optimal packing, or at least a tighter proven bound. */

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { pack, type PackingProblem } from '../../../src/packing';
 import { lowerBound } from '../../../src/packing/bounds';
 import { HighsSolver } from '../../../src/packing/highs-worker';
-import { gridPatternBound, patternBound } from '../../../src/packing/pattern-bound';
+import { maximalDeviceSets } from '../../../src/packing/device-sets';
+import { gridPatternBound, patternBound, setPatternBound } from '../../../src/packing/pattern-bound';
 import { demandClasses, prepare } from '../../../src/packing/prepare';
 import { seeded, unitBinProblem } from './fixtures';
 
@@ -142,6 +143,43 @@ describe('packing lower bounds', () => {
         Math.ceil(grid.value - 1e-7) > perDimension.value,
         `grid ${grid.value} vs ${perDimension.value}`,
       );
+    } finally {
+      await solver.close();
+    }
+  });
+
+  it('the pattern LP over device sets equals the exact one, and proves 85 instances where the grid LP proves 83', async () => {
+    const solver = new HighsSolver();
+    try {
+      const r = seeded(31);
+      for (let trial = 0; trial < 8; trial++) {
+        const items = Array.from({ length: 9 }, () => [0.2 + r() * 0.4, 0.1 + r() * 0.5] as [number, number]);
+        const p = prepare(unitBinProblem(items));
+        const exact = await patternBound(solver, p, demandClasses(p, p.placeable), Date.now() + 2000);
+        const sets = maximalDeviceSets(p, p.placeable, 10_000)!;
+        const overSets = await setPatternBound(solver, p, p.placeable, sets, Date.now() + 2000);
+        assert.ok(
+          exact.converged && overSets.converged,
+          `trial ${trial}: column generation did not converge`,
+        );
+        assert.ok(
+          Math.abs(overSets.value - exact.value) < 1e-6,
+          `trial ${trial}: ${overSets.value} vs ${exact.value}`,
+        );
+        assert.equal(overSets.duals?.length, items.length);
+      }
+      // The benchmark's first [.2,.6]² instance of 200 models: its optimum is 85 (set partitioning, offline).
+      const big = seeded(1200);
+      const items = Array.from({ length: 200 }, (): [number, number] => [
+        0.2 + 0.4 * big(),
+        0.2 + 0.4 * big(),
+      ]);
+      const p = prepare(unitBinProblem(items));
+      const sets = maximalDeviceSets(p, p.placeable, 60_000);
+      assert.ok(sets, 'more than 60,000 maximal sets');
+      const lp = await setPatternBound(solver, p, p.placeable, sets, Date.now() + 30_000);
+      assert.ok(lp.converged);
+      assert.equal(Math.ceil(lp.value - 1e-7), 85, `LP ${lp.value}`);
     } finally {
       await solver.close();
     }

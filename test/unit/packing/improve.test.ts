@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { itemCentric } from '../../../src/packing/heuristics/item-centric';
+import { maximalDeviceSets } from '../../../src/packing/device-sets';
+import { coverByReducedCost } from '../../../src/packing/improve/lp-cover';
 import { patternWindowStep } from '../../../src/packing/improve/pattern-window';
+import { setPatternBound } from '../../../src/packing/pattern-bound';
 import { rng } from '../../../src/packing/improve/random';
 import { recreateStep } from '../../../src/packing/improve/recreate';
 import { homeTypes, sortedBy } from '../../../src/packing/measures';
@@ -82,6 +85,45 @@ describe('set-covering windows', () => {
         fixedType: -1,
       });
       assert.equal(await patternWindowStep(firstFit, solver, rng(3), Date.now() + 5000), undefined);
+    } finally {
+      await solver.close();
+    }
+  });
+});
+
+describe('set cover by reduced cost', () => {
+  it('takes a first-fit packing of 60 [.2,.6]² models to the pattern LP, and leaves mixed catalogs alone', async () => {
+    const r = seeded(60);
+    const problem = unitBinProblem(
+      Array.from({ length: 60 }, (): [number, number] => [0.2 + 0.4 * r(), 0.2 + 0.4 * r()]),
+    );
+    const p = prepare(problem);
+    const pk = itemCentric(p, sortedBy(p, homeTypes(p), 'max'), { fit: 'first', fixedType: -1 });
+    const solver = new HighsSolver();
+    try {
+      const sets = maximalDeviceSets(p, p.placeable, 60_000)!;
+      const lp = await setPatternBound(solver, p, p.placeable, sets, Date.now() + 20_000, pk);
+      assert.ok(lp.converged && lp.duals);
+      const before = pk.cost();
+      assert.equal(
+        await coverByReducedCost(pk, solver, p.placeable, sets, lp.duals, Date.now() + 20_000),
+        true,
+      );
+      assertFeasible(problem, pk);
+      // First fit needs 28; the LP proves 26 and the cover meets it.
+      assert.ok(before > Math.ceil(lp.value - 1e-7), `first fit ${before} already at the LP ${lp.value}`);
+      assert.equal(pk.cost(), Math.ceil(lp.value - 1e-7));
+      const mixed = prepare(randomCatalogProblem(40, 45));
+      const firstFit = itemCentric(mixed, sortedBy(mixed, homeTypes(mixed), 'max'), {
+        fit: 'first',
+        fixedType: -1,
+      });
+      const mixedSets = maximalDeviceSets(mixed, mixed.placeable, 60_000)!;
+      const duals = mixed.placeable.map(() => 0);
+      assert.equal(
+        await coverByReducedCost(firstFit, solver, mixed.placeable, mixedSets, duals, Date.now() + 5000),
+        false,
+      );
     } finally {
       await solver.close();
     }

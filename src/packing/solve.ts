@@ -1,14 +1,25 @@
-import { cardinalityPlan, lowerBound, maxModelsPerInstance, roundUpToAchievable, safe } from './bounds';
+import {
+  cardinalityPlan,
+  lowerBound,
+  maxModelsPerInstance,
+  roundUpToAchievable,
+  safe,
+} from './bounds/lower-bound';
 import { bestConstruction } from './heuristics/portfolio';
 import { maximalDeviceSets, type DeviceSet } from './device-sets';
-import { HighsSolver } from './highs-worker';
+import { HighsSolver } from './highs/worker';
 import { binCompletion, completionApplies } from './improve/completion';
 import { downgrade } from './improve/downgrade';
 import { coverByReducedCost } from './improve/lp-cover';
 import { replace } from './improve/lns';
 import { solveExactly } from './improve/mip';
 import { improve } from './improve/search';
-import { gridPatternBound, patternBound, setPatternBound, type PatternBoundResult } from './pattern-bound';
+import {
+  gridPatternBound,
+  patternBound,
+  setPatternBound,
+  type PatternBoundResult,
+} from './bounds/pattern-lp';
 import { demandClasses, prepare, type Prepared } from './prepare';
 import { matchToPrevious, startFromPrevious } from './repack';
 import type { Packing } from './state';

@@ -1,7 +1,7 @@
-import { priceScale } from '../bounds';
+import { priceScale } from '../bounds/lower-bound';
 import type { DeviceSet } from '../device-sets';
-import { OPTIMAL, type HighsSolver } from '../highs-worker';
-import { ModelBuilder } from '../linear-model';
+import { OPTIMAL, type HighsSolver } from '../highs/worker';
+import { ModelBuilder } from '../highs/model-builder';
 import type { Prepared } from '../prepare';
 import type { SubPacking } from './mip';
 

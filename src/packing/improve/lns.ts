@@ -1,4 +1,4 @@
-import type { HighsSolver } from '../highs-worker';
+import type { HighsSolver } from '../highs/worker';
 import type { Bin, Packing } from '../state';
 import { solveExactly, type SubPacking } from './mip';
 

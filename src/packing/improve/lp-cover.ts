@@ -1,5 +1,5 @@
 import type { DeviceSet } from '../device-sets';
-import type { HighsSolver } from '../highs-worker';
+import type { HighsSolver } from '../highs/worker';
 import type { Packing } from '../state';
 import { cheapestCover } from './cover';
 import { replace } from './lns';

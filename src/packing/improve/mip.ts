@@ -1,5 +1,5 @@
-import { OPTIMAL, type HighsSolver } from '../highs-worker';
-import { ModelBuilder } from '../linear-model';
+import { OPTIMAL, type HighsSolver } from '../highs/worker';
+import { ModelBuilder } from '../highs/model-builder';
 import type { Prepared } from '../prepare';
 
 export interface SubPacking {

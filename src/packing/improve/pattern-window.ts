@@ -1,5 +1,5 @@
 import { maximalDeviceSets } from '../device-sets';
-import type { HighsSolver } from '../highs-worker';
+import type { HighsSolver } from '../highs/worker';
 import type { Packing } from '../state';
 import { cheapestCover } from './cover';
 import { pickWindow, replace } from './lns';

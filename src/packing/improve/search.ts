@@ -1,4 +1,4 @@
-import type { HighsSolver } from '../highs-worker';
+import type { HighsSolver } from '../highs/worker';
 import type { Packing } from '../state';
 import { downgrade } from './downgrade';
 import { Eliminator } from './eliminate';

@@ -18,9 +18,9 @@ import {
 } from '../../../src/packing';
 import { itemCentric } from '../../../src/packing/heuristics/item-centric';
 import { homeTypes, sortedBy } from '../../../src/packing/measures';
-import { roundUpToAchievable, safe } from '../../../src/packing/bounds';
-import { HighsSolver } from '../../../src/packing/highs-worker';
-import { gridPatternBound } from '../../../src/packing/pattern-bound';
+import { roundUpToAchievable, safe } from '../../../src/packing/bounds/lower-bound';
+import { HighsSolver } from '../../../src/packing/highs/worker';
+import { gridPatternBound } from '../../../src/packing/bounds/pattern-lp';
 import { prepare } from '../../../src/packing/prepare';
 import { startFromPrevious } from '../../../src/packing/repack';
 import { perfectSplitItems, randomCatalogProblem, seeded, unitBinProblem } from '../../unit/packing/fixtures';

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { pack, type PackingProblem } from '../../../src/packing';
-import { lowerBound } from '../../../src/packing/bounds';
-import { HighsSolver } from '../../../src/packing/highs-worker';
+import { lowerBound } from '../../../src/packing/bounds/lower-bound';
+import { HighsSolver } from '../../../src/packing/highs/worker';
 import { maximalDeviceSets } from '../../../src/packing/device-sets';
-import { gridPatternBound, patternBound, setPatternBound } from '../../../src/packing/pattern-bound';
+import { gridPatternBound, patternBound, setPatternBound } from '../../../src/packing/bounds/pattern-lp';
 import { demandClasses, prepare } from '../../../src/packing/prepare';
 import { seeded, unitBinProblem } from './fixtures';
 

@@ -1,4 +1,4 @@
-import type { LinearModel } from './highs-worker';
+import type { LinearModel } from './worker';
 
 /** Accumulates a sparse model column by column, the layout HiGHS takes without conversion. */
 export class ModelBuilder {

@@ -1,7 +1,7 @@
-import type { HighsSolver } from './highs-worker';
-import { OPTIMAL } from './highs-worker';
-import { ModelBuilder } from './linear-model';
-import { demandClasses, type Prepared } from './prepare';
+import type { HighsSolver } from '../highs/worker';
+import { OPTIMAL } from '../highs/worker';
+import { ModelBuilder } from '../highs/model-builder';
+import { demandClasses, type Prepared } from '../prepare';
 
 /**
  * Lower bounds on the optimal $/hour. Every one is a relaxation of the packing problem, so it is a proof,

@@ -21,9 +21,9 @@ import {
   type PatternBoundResult,
 } from './bounds/pattern-lp';
 import { demandClasses, prepare, type Prepared } from './prepare';
+import { chunkable, packInChunks } from './chunks';
 import { matchToPrevious, startFromPrevious } from './repack';
 import type { Packing } from './state';
-import { homeTypes, sortedBy } from './measures';
 import type { PackingProblem, PlacedInstance, Placement } from './types';
 import { assertValidPackingProblem } from './validate';
 
@@ -128,90 +128,6 @@ async function repack(
     return matched;
   }
   return incumbent;
-}
-
-/** Above this many models the problem is solved as independent chunks of about CHUNK_MODELS each. */
-export const CHUNK_ABOVE_MODELS = 20_000;
-const CHUNK_MODELS = 1500;
-/** Share of the budget left, after the chunks, to re-pack their emptiest instances together. */
-const TAIL_SHARE = 0.1;
-
-/** Chunks never compete for instances when every type is unlimited. */
-function chunkable(p: Prepared): boolean {
-  return p.placeable.length > CHUNK_ABOVE_MODELS && p.types.every((t) => !Number.isFinite(t.available));
-}
-
-/** A chunk's instance, with its models as indices into the whole problem. */
-interface ChunkInstance {
-  type: number;
-  devices: number[][];
-  fill: number;
-}
-
-/**
- * Large problems: deal the models, in decreasing size, round-robin into chunks of a few thousand (each
- * chunk a scaled-down copy of the whole), and give each chunk the full pipeline (portfolio, bin
- * elimination, MIP windows) for its share of the time. Local search then works on a few hundred
- * instances at a time, where it is effective, instead of stalling on a hundred thousand. Each chunk
- * ends with a few part-filled instances, so the emptiest instances of all chunks are re-packed together
- * at the end.
- */
-async function packInChunks(
-  problem: PackingProblem,
-  p: Prepared,
-  solver: HighsSolver,
-  deadline: number,
-): Promise<{ placement: PlacedInstance[]; cost: number; algorithm: string }> {
-  const order = sortedBy(p, homeTypes(p), 'sum');
-  const k = Math.ceil(order.length / CHUNK_MODELS);
-  const chunks: number[][] = Array.from({ length: k }, () => []);
-  order.forEach((i, r) => chunks[r % k].push(i));
-  const chunksEnd = deadline - (deadline - Date.now()) * TAIL_SHARE;
-  let instances: ChunkInstance[] = [];
-  for (let c = 0; c < k; c++) {
-    const sliceEnd = Date.now() + (chunksEnd - Date.now()) / (k - c);
-    instances.push(...(await packChunk(problem, chunks[c], solver, sliceEnd)));
-  }
-  instances.sort((a, b) => a.fill - b.fill);
-  const tail = instances.slice(0, Math.min(instances.length, 4 * k));
-  const tailModels = tail.flatMap((inst) => inst.devices.flat());
-  const merged = await packChunk(problem, tailModels, solver, deadline);
-  const price = (xs: ChunkInstance[]) => xs.reduce((sum, inst) => sum + p.types[inst.type].price, 0);
-  const tailMerged = price(merged) < price(tail) - 1e-9;
-  if (tailMerged) instances = [...instances.slice(tail.length), ...merged];
-  return {
-    placement: instances.map((inst) => ({
-      type: p.types[inst.type].name,
-      devices: inst.devices.map((ids) => [...ids].sort((x, y) => x - y).map((i) => p.ids[i])),
-    })),
-    cost: price(instances),
-    algorithm:
-      `${k} chunks of ~${CHUNK_MODELS} models, each fully improved` +
-      (tailMerged ? `; emptiest ${tail.length} instances re-packed as ${merged.length}` : ''),
-  };
-}
-
-/** The full pipeline on a subset of the models, until `deadline`. */
-async function packChunk(
-  problem: PackingProblem,
-  models: number[],
-  solver: HighsSolver,
-  deadline: number,
-): Promise<ChunkInstance[]> {
-  const sub = prepare({ ...problem, models: models.map((i) => problem.models[i]), previous: undefined });
-  const perInstance = sub.types.map((_, t) => maxModelsPerInstance(sub, t, sub.placeable));
-  const plan = cardinalityPlan(sub, sub.placeable, perInstance).counts;
-  const now = Date.now();
-  const pk = bestConstruction(sub, now + (deadline - now) * 0.3, plan).packing;
-  const subBound = await lowerBound(solver, sub, sub.placeable, 0.05);
-  await improve(pk, subBound.value, deadline, solver);
-  pk.dropEmpty();
-  // Sub-problem model j is models[j]: types are the same list, so only model indices are mapped back.
-  return pk.bins.map((b) => ({
-    type: b.type,
-    devices: b.items.map((ids) => ids.map((j) => models[j])),
-    fill: pk.fill(b),
-  }));
 }
 
 function finish(

@@ -23,8 +23,8 @@ import {
  * on each type, Σ π / max_t(z_t / cost_t) is a lower bound, so stopping at the deadline still leaves a
  * proof. Pricing (`pricing.ts`) is an exact branch and bound, a dynamic program on the grid relaxation,
  * or a scan of known device sets; when the branch and bound runs out of nodes it falls back to a
- * relaxation's value for z_t, which keeps the bound valid but weak. The master LP stays in the HiGHS worker, so each iteration only adds columns and
- * re-solves from the last basis.
+ * relaxation's value for z_t, which keeps the bound valid but weak. The master LP stays in the HiGHS
+ * worker, so each iteration only adds columns and re-solves from the last basis.
  */
 
 interface Pattern {

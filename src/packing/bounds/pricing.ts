@@ -25,11 +25,14 @@ export interface PricingItem extends Shape {
   value: number;
 }
 
-/** Prices one type: an upper bound on the best pattern's value, and improving patterns (class → copies). */
-export type Pricing = (
-  items: PricingItem[],
-  cost: number,
-) => { upper: number; improving: Map<number, number>[] };
+/** An upper bound on the best pattern's value, and improving patterns (class → copies) to add as columns. */
+export interface Priced {
+  upper: number;
+  improving: Map<number, number>[];
+}
+
+/** Prices one type under the duals carried by `items`; `cost` is what a pattern must be worth to improve. */
+export type Pricing = (items: PricingItem[], cost: number) => Priced;
 
 /**
  * The most valuable device pattern on type t under duals π: exact branch and bound over the classes in
@@ -37,12 +40,7 @@ export type Pricing = (
  * each dimension (any feasible pattern satisfies all of them). Returns an upper bound on the best value
  * (exact when the search finished) and the improving patterns found.
  */
-export function exactPricing(
-  priced: PricingItem[],
-  p: Prepared,
-  t: number,
-  cost: number,
-): { upper: number; improving: Map<number, number>[] } {
+export function exactPricing(priced: PricingItem[], p: Prepared, t: number, cost: number): Priced {
   const hostCapped = Number.isFinite(p.types[t].host);
   const items = priced
     .map((it) => ({ ...it, size: it.m + it.c + it.h }))
@@ -112,7 +110,10 @@ export function exactPricing(
   };
   search(0, 0, 0, 0, 0);
   found.push(...greedyPatterns(items, cost));
-  return { upper: aborted ? Math.max(bestValue, root) : bestValue, improving: mostValuable(found) };
+  return {
+    upper: aborted ? Math.max(bestValue, root) : bestValue,
+    improving: mostValuable(found).map((f) => f.counts),
+  };
 }
 
 /**
@@ -120,11 +121,7 @@ export function exactPricing(
  * powers of two. Besides the best pattern, the best ones that leave a little room in one dimension
  * (backtracked from cells below the full one) and the greedy patterns go in as columns.
  */
-export function gridPricing(
-  items: PricingItem[],
-  grid: number,
-  cost: number,
-): { upper: number; improving: Map<number, number>[] } {
+export function gridPricing(items: PricingItem[], grid: number, cost: number): Priced {
   const side = grid + 1;
   const pieces: { k: number; copies: number; wm: number; wc: number; value: number }[] = [];
   for (const it of items) {
@@ -176,15 +173,11 @@ export function gridPricing(
     }
   }
   found.push(...greedyPatterns(items, cost));
-  return { upper: best[grid * side + grid], improving: mostValuable(found) };
+  return { upper: best[grid * side + grid], improving: mostValuable(found).map((f) => f.counts) };
 }
 
 /** Pricing over known device sets (rows as members): every set's value under the duals, exactly. */
-export function scanPricing(
-  items: PricingItem[],
-  sets: number[][],
-  cost: number,
-): { upper: number; improving: Map<number, number>[] } {
+export function scanPricing(items: PricingItem[], sets: number[][], cost: number): Priced {
   const value = new Map(items.map((it) => [it.k, it.value]));
   let upper = 0;
   const improving: { value: number; set: number[] }[] = [];
@@ -194,13 +187,7 @@ export function scanPricing(
     upper = Math.max(upper, v);
     if (v > cost + 1e-9) improving.push({ value: v, set });
   }
-  return {
-    upper,
-    improving: improving
-      .sort((a, b) => b.value - a.value)
-      .slice(0, COLUMNS_PER_TYPE)
-      .map((f) => new Map(f.set.map((k) => [k, 1]))),
-  };
+  return { upper, improving: mostValuable(improving).map((f) => new Map(f.set.map((k) => [k, 1]))) };
 }
 
 /** A device pattern found by pricing: class → copies, and its value under the duals. */
@@ -248,9 +235,7 @@ function greedyPatterns(priced: PricingItem[], cost: number): Found[] {
   return found;
 }
 
-function mostValuable(found: Found[]): Map<number, number>[] {
-  return found
-    .sort((a, b) => b.value - a.value)
-    .slice(0, COLUMNS_PER_TYPE)
-    .map((f) => f.counts);
+/** The patterns worth most, as many as one iteration adds per type. */
+function mostValuable<T extends { value: number }>(found: T[]): T[] {
+  return found.sort((a, b) => b.value - a.value).slice(0, COLUMNS_PER_TYPE);
 }

@@ -5,6 +5,9 @@ import { ModelBuilder } from '../highs/model-builder';
 import type { Prepared } from '../prepare';
 import type { SubPacking } from './mip';
 
+/** Covers build one-device instances: with a multi-device type in the catalog they cannot use it. */
+export const oneDeviceCatalog = (p: Prepared): boolean => p.types.every((t) => t.devices === 1);
+
 /**
  * The cheapest choice of device sets (on one-device types) covering every model, within `limit[t]`
  * instances of each type and below `cutoff` $/hour; undefined when HiGHS found none. A model covered

@@ -1,7 +1,7 @@
 import type { DeviceSet } from '../device-sets';
 import type { HighsSolver } from '../highs/worker';
 import type { Packing } from '../state';
-import { cheapestCover } from './cover';
+import { cheapestCover, oneDeviceCatalog } from './cover';
 import { replace } from './lns';
 
 /** Device sets handed to the MIP: a few thousand settle [.2,.6]² at 200 models, all 40,000 take 5 s. */
@@ -23,7 +23,7 @@ export async function coverByReducedCost(
   deadline: number,
 ): Promise<boolean> {
   const p = pk.p;
-  if (p.types.some((t) => t.devices !== 1)) return false;
+  if (!oneDeviceCatalog(p)) return false;
   const seconds = (deadline - Date.now()) / 1000;
   if (seconds < 0.05) return false;
   const rowOf = new Map(models.map((i, k) => [i, k]));

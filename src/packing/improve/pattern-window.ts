@@ -1,7 +1,7 @@
 import { maximalDeviceSets } from '../device-sets';
 import type { HighsSolver } from '../highs/worker';
 import type { Packing } from '../state';
-import { cheapestCover } from './cover';
+import { cheapestCover, oneDeviceCatalog } from './cover';
 import { pickWindow, replace } from './lns';
 
 /** Models per window: set covering over every device pattern stays small for a few dozen models. */
@@ -26,7 +26,7 @@ export async function patternWindowStep(
 ): Promise<boolean | undefined> {
   const p = pk.p;
   // With multi-device types in the catalog the assignment MIP, which can move models onto them, decides.
-  if (p.types.some((t) => t.devices !== 1)) return undefined;
+  if (!oneDeviceCatalog(p)) return undefined;
   const window = pickWindow(pk, random, WINDOW_MODELS, 60);
   if (window.length < 2) return false;
   const models = window.flatMap((b) => b.items[0]);

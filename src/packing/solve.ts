@@ -5,7 +5,8 @@ import {
   roundUpToAchievable,
   safe,
 } from './bounds/lower-bound';
-import { bestConstruction } from './heuristics/portfolio';
+import { bestAssignedConstruction, bestConstruction, better } from './heuristics/portfolio';
+import { roundedShare } from './heuristics/assignment';
 import { maximalDeviceSets, type DeviceSet } from './device-sets';
 import { HighsSolver } from './highs/worker';
 import { binCompletion, completionApplies } from './improve/completion';
@@ -77,6 +78,13 @@ export async function pack(raw: PackingProblem | unknown): Promise<Placement> {
     const bound = await bounding;
     let lower = bound.value;
     steps.push(`bound: ${bound.method}`);
+    if (!problem.previous && bound.share && pk.cost() > lower + 1e-9) {
+      const guided = bestAssignedConstruction(p, roundedShare(p, bound.share), started + budget * 0.4);
+      if (better(guided.packing, pk)) {
+        pk = guided.packing;
+        steps.push(`types from the LP, then ${guided.algorithm}`);
+      }
+    }
     if (!problem.previous) {
       const lp = await patternBoundIfAffordable(p, pk, lower, solver, started, budget * 0.3, steps);
       lower = lp.lower;

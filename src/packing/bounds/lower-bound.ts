@@ -73,8 +73,10 @@ export function maxModelsPerInstance(p: Prepared, t: number, models: number[]): 
 }
 
 /**
- * min Σ price_t x_t with Σ K_t x_t ≥ n over integers: exact when all models are alike (the post's
- * scenario). Returns the cost and the instance counts that reach it, a plan the heuristics can try.
+ * min Σ price_t x_t with Σ K_t x_t ≥ n over integers, x_t ≤ available_t: exact when all models are alike
+ * (the post's scenario, quotas included). A bounded knapsack over the types, one at a time. Returns the
+ * cost and the instance counts that reach it, a plan the heuristics can try; Infinity when even every
+ * available instance holds fewer than n models.
  */
 export function cardinalityPlan(
   p: Prepared,
@@ -84,19 +86,49 @@ export function cardinalityPlan(
   const n = models.length;
   const counts = new Array<number>(p.T).fill(0);
   if (n === 0) return { cost: 0, counts };
-  const best = new Float64Array(n + 1).fill(Infinity);
-  const choice = new Int32Array(n + 1).fill(-1);
+  let best = new Float64Array(n + 1).fill(Infinity);
   best[0] = 0;
-  for (let c = 1; c <= n; c++) {
-    for (let t = 0; t < p.T; t++) {
-      const v = best[Math.max(0, c - perInstance[t])] + p.types[t].price;
-      if (v < best[c] - 1e-12) {
-        best[c] = v;
-        choice[c] = t;
+  // taken[t][c]: instances of type t in the best cover of c models by types 0..t.
+  const taken: Int32Array[] = [];
+  for (let t = 0; t < p.T; t++) {
+    const k = Math.max(1, perInstance[t]);
+    const price = p.types[t].price;
+    const cur = best.slice();
+    const took = new Int32Array(n + 1);
+    if (p.types[t].available >= Math.ceil(n / k)) {
+      // Unlimited in effect: O(n).
+      for (let c = 1; c <= n; c++) {
+        const from = Math.max(0, c - k);
+        const v = cur[from] + price;
+        if (v < cur[c] - 1e-12) {
+          cur[c] = v;
+          took[c] = took[from] + 1;
+        }
+      }
+    } else {
+      // A quota: its instances as 0/1 items of 1, 2, 4, … instances (binary splitting), O(n log quota).
+      let left = p.types[t].available;
+      for (let piece = 1; left > 0; piece *= 2) {
+        const s = Math.min(piece, left);
+        left -= s;
+        for (let c = n; c >= 1; c--) {
+          const from = Math.max(0, c - s * k);
+          const v = cur[from] + s * price;
+          if (v < cur[c] - 1e-12) {
+            cur[c] = v;
+            took[c] = took[from] + s;
+          }
+        }
       }
     }
+    taken.push(took);
+    best = cur;
   }
-  for (let c = n; c > 0; c = Math.max(0, c - perInstance[choice[c]])) counts[choice[c]]++;
+  let c = n;
+  for (let t = p.T - 1; t >= 0; t--) {
+    counts[t] = taken[t][c];
+    c = Math.max(0, c - counts[t] * Math.max(1, perInstance[t]));
+  }
   return { cost: best[n], counts };
 }
 
@@ -160,7 +192,8 @@ function separableBound(p: Prepared, models: number[], perInstance: number[]): n
 /**
  * The multiple-choice LP: a fraction y[i][t] of each model on each type it runs on, x[t] instances of
  * each type, every relaxation row per type. Solved by HiGHS; its optimum is a lower bound because every
- * integer packing is one of its solutions.
+ * integer packing is one of its solutions. Its y is also the best guide there is to which type each
+ * model should go to (`share`: model i's fraction on type t at [i * T + t]).
  */
 async function lpBound(
   solver: HighsSolver,
@@ -168,7 +201,7 @@ async function lpBound(
   models: number[],
   perInstance: number[],
   timeLimitSec: number,
-): Promise<number> {
+): Promise<{ value: number; share?: Float64Array }> {
   // Models with identical demands are one column with a multiplicity: exact for the LP, and the
   // post's thousands of copies of one model become a handful of columns.
   const classes = demandClasses(p, models);
@@ -185,15 +218,31 @@ async function lpBound(
       rowsOf[t].map((r) => -r.perInstance),
     );
   }
-  for (const { model: i, count } of classes) {
+  const columns: { members: number[]; count: number; t: number; col: number }[] = [];
+  for (const { model: i, count, members } of classes) {
     const assign = b.row(count, count);
     for (let t = 0; t < p.T; t++) {
       if (Number.isNaN(p.mem[i * p.T + t])) continue;
-      b.col(0, 0, count, false, [assign, ...rowIds[t]], [1, ...rowsOf[t].map((row) => row.coef(i))]);
+      const col = b.col(
+        0,
+        0,
+        count,
+        false,
+        [assign, ...rowIds[t]],
+        [1, ...rowsOf[t].map((row) => row.coef(i))],
+      );
+      columns.push({ members, count, t, col });
     }
   }
   const result = await solver.solve({ model: b.build(false), timeLimitSec });
-  return result.status === OPTIMAL && Number.isFinite(result.objective) ? safe(result.objective) : 0;
+  if (result.status !== OPTIMAL || !Number.isFinite(result.objective)) return { value: 0 };
+  let share: Float64Array | undefined;
+  if (result.colValue) {
+    share = new Float64Array(p.n * p.T);
+    for (const { members, count, t, col } of columns)
+      for (const i of members) share[i * p.T + t] = result.colValue[col] / count;
+  }
+  return { value: safe(result.objective), share };
 }
 
 /** Σ_i min_t price_t · (w · share of the instance), valid for any convex weights w over dimensions. */
@@ -227,10 +276,27 @@ function weightedVolumeBound(p: Prepared, models: number[]): number {
 export interface BoundReport {
   value: number;
   method: string;
+  /** The multiple-choice LP's split of each model over the types, where that LP was solved. */
+  share?: Float64Array;
 }
 
 /** Largest multiple-choice LP the bound solves with HiGHS within a packing time budget. */
-export const MAX_LP_PAIRS = 8_000;
+export const MAX_LP_PAIRS = 200_000;
+/** Above this many (model, type) pairs the LP runs on demands rounded down to a geometric grid. */
+const EXACT_LP_PAIRS = 4_000;
+/** The grid's ratio: demands lose under 1%, so the LP's value does too, and thousands of fine-tunes of a
+ * few architectures whose traffic differs by a few percent collapse into a few hundred classes. */
+const LP_GRID_RATIO = 1.01;
+
+/**
+ * The problem with every demand rounded DOWN to a power of `ratio`: a relaxation (every packing of the
+ * problem is one of it), so any lower bound on it is one on the problem.
+ */
+function roundedDown(p: Prepared, ratio: number): Prepared {
+  const log = Math.log(ratio);
+  const down = (v: number) => (v > 0 ? Math.min(v, ratio ** Math.floor(Math.log(v) / log)) : v);
+  return { ...p, mem: p.mem.map(down), cpu: p.cpu.map(down), host: p.host.map(down) };
+}
 
 export async function lowerBound(
   solver: HighsSolver,
@@ -251,16 +317,21 @@ export async function lowerBound(
   }
   let relaxed: number;
   let method: string;
+  let share: Float64Array | undefined;
   if (!multi) {
     relaxed = separableBound(p, models, perInstance);
     method = 'volume+DFF per type';
   } else if (pairs <= MAX_LP_PAIRS) {
-    const lp = await lpBound(solver, p, models, perInstance, timeLimitSec);
-    relaxed = roundUpToAchievable(p, Math.max(lp, weightedVolumeBound(p, models)));
+    const relaxedP = pairs <= EXACT_LP_PAIRS ? p : roundedDown(p, LP_GRID_RATIO);
+    const lp = await lpBound(solver, relaxedP, models, perInstance, timeLimitSec);
+    share = lp.share;
+    relaxed = roundUpToAchievable(p, Math.max(lp.value, weightedVolumeBound(p, models)));
     method = 'multiple-choice LP (HiGHS)';
   } else {
     relaxed = roundUpToAchievable(p, weightedVolumeBound(p, models));
     method = 'weighted volume';
   }
-  return card > relaxed ? { value: card, method: 'cardinality knapsack' } : { value: relaxed, method };
+  return card > relaxed
+    ? { value: card, method: 'cardinality knapsack', share }
+    : { value: relaxed, method, share };
 }

@@ -5,6 +5,7 @@ import { downgrade } from '../improve/downgrade';
 import { binCentric } from './bin-centric';
 import { itemCentric } from './item-centric';
 import { minSlack } from './min-slack';
+import { cheapestShareFfd, packAssigned, type TypeAssignment } from './assignment';
 
 /** Instances opened up front in the mix the cardinality bound found, largest instances first. */
 function planned(p: Prepared, plan: number[]): Packing {
@@ -29,7 +30,12 @@ const MIN_SLACK_MAX_MODELS = 20_000;
  * (fewer instances on a tie). Each runs once with cost-aware type choice and once per type as the
  * preferred one, since a single well-chosen type is often what the optimum uses.
  */
-export function bestConstruction(p: Prepared, deadline: number, plan?: number[]): Candidate {
+export function bestConstruction(
+  p: Prepared,
+  deadline: number,
+  plan?: number[],
+  options: { typeVariants?: boolean } = {},
+): Candidate {
   const models = p.placeable;
   const home = homeTypes(p);
   const orders = new Map<SizeMeasure, number[]>();
@@ -37,15 +43,19 @@ export function bestConstruction(p: Prepared, deadline: number, plan?: number[])
     if (!orders.has(m)) orders.set(m, sortedBy(p, home, m));
     return orders.get(m)!;
   };
-  const typeChoices = [-1, ...(p.T > 1 ? p.types.map((_, t) => t) : [])];
+  const typeVariants = (options.typeVariants ?? true) && p.T > 1;
+  const typeChoices = [-1, ...(typeVariants ? p.types.map((_, t) => t) : [])];
   const typeLabel = (t: number) => (t < 0 ? 'cost-aware' : p.types[t].name);
-  const runs: { name: string; run: () => Packing }[] = [];
+  const runs: Run[] = [];
   if (plan && plan.some((c) => c > 0)) {
     runs.push({
       name: 'FFD-max/cardinality plan',
       run: () => itemCentric(p, order('max'), { fit: 'first', fixedType: -1 }, planned(p, plan)),
+      always: true,
     });
   }
+  // The baseline a user would hand-roll runs whatever the deadline: the result is never worse than it.
+  if (typeVariants) runs.push({ name: 'cheapest-share FFD', run: () => cheapestShareFfd(p), always: true });
   // Minimum slack early: on the harder classes it is the best start, and large problems may have time
   // for little else.
   if (models.length <= MIN_SLACK_MAX_MODELS) {
@@ -80,23 +90,53 @@ export function bestConstruction(p: Prepared, deadline: number, plan?: number[])
         });
     }
   }
+  return cheapest(runs, deadline);
+}
+
+/**
+ * The portfolio on a fixed choice of type per model: each model only on its assigned type (the ones it
+ * cannot get there placed afterwards on any type).
+ */
+export function bestAssignedConstruction(p: Prepared, typeOf: TypeAssignment, deadline: number): Candidate {
+  let algorithm = '';
+  const packing = packAssigned(p, typeOf, (view) => {
+    const best = bestConstruction(view, deadline, undefined, { typeVariants: false });
+    algorithm = best.algorithm;
+    return best.packing;
+  });
+  downgrade(packing);
+  packing.dropEmpty();
+  return { packing, algorithm };
+}
+
+interface Run {
+  name: string;
+  run: () => Packing;
+  /** Runs even past the deadline: the exact plan for alike models, and the greedy baseline. */
+  always?: boolean;
+}
+
+/** Runs the candidates in order until `deadline` (at least one) and keeps the best. */
+function cheapest(runs: Run[], deadline: number): Candidate {
   let best: Candidate | undefined;
-  let bestKey = [Infinity, Infinity, Infinity];
   for (const r of runs) {
-    if (best && Date.now() > deadline) break;
+    if (best && !r.always && Date.now() > deadline) continue;
     const packing = r.run();
     downgrade(packing);
     packing.dropEmpty();
-    const placed = models.length - models.filter((i) => !packing.binOf[i]).length;
-    const key = [-placed, packing.cost(), packing.bins.length];
-    if (
-      key[0] < bestKey[0] ||
-      (key[0] === bestKey[0] &&
-        (key[1] < bestKey[1] - 1e-9 || (Math.abs(key[1] - bestKey[1]) <= 1e-9 && key[2] < bestKey[2])))
-    ) {
-      best = { packing, algorithm: r.name };
-      bestKey = key;
-    }
+    if (!best || better(packing, best.packing)) best = { packing, algorithm: r.name };
   }
   return best!;
+}
+
+/** More models placed, then cheaper, then fewer instances. */
+export function better(a: Packing, b: Packing): boolean {
+  const unplaced = (pk: Packing) => pk.p.placeable.filter((i) => !pk.binOf[i]).length;
+  const ua = unplaced(a);
+  const ub = unplaced(b);
+  if (ua !== ub) return ua < ub;
+  const ca = a.cost();
+  const cb = b.cost();
+  if (Math.abs(ca - cb) > 1e-9) return ca < cb;
+  return a.bins.filter((x) => x.size > 0).length < b.bins.filter((x) => x.size > 0).length;
 }

@@ -4,11 +4,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { checkPlacement } from '../../../src/packing';
-import { randomCatalogProblem } from './fixtures';
+import { randomCatalogProblem, seeded, unitBinProblem } from './fixtures';
 
 const bin = path.resolve(__dirname, '../../../../bin/stowage');
 const run = (args: string[], input?: string) =>
-  spawnSync(process.execPath, [bin, 'pack', ...args], { input, encoding: 'utf8' });
+  spawnSync(process.execPath, [bin, 'pack', ...args], { input, encoding: 'utf8', maxBuffer: 1 << 28 });
 
 describe('stowage pack (CLI)', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'stowage-pack-'));
@@ -19,6 +19,20 @@ describe('stowage pack (CLI)', () => {
     writeFileSync(file, JSON.stringify(problem));
     const out = run([file, '--json', '--time-limit-ms', '300']);
     assert.equal(out.status, 0, out.stderr);
+    const placement = JSON.parse(out.stdout);
+    assert.deepEqual(checkPlacement(problem, placement), []);
+  });
+
+  it('writes the whole placement of 100,000 models through a pipe before it exits', function () {
+    this.timeout(120_000);
+    const r = seeded(100_000);
+    const problem = unitBinProblem(Array.from({ length: 100_000 }, () => [0.1 + 0.3 * r(), 0.1 + 0.3 * r()]));
+    const file = path.join(dir, 'big.json');
+    writeFileSync(file, JSON.stringify(problem));
+    const out = run([file, '--json', '--time-limit-ms', '2000']);
+    assert.equal(out.status, 0, out.stderr);
+    // Far past the 64 KiB a pipe holds: a process that exits before draining stdout cuts it there.
+    assert.ok(out.stdout.length > 1_000_000, `only ${out.stdout.length} bytes arrived`);
     const placement = JSON.parse(out.stdout);
     assert.deepEqual(checkPlacement(problem, placement), []);
   });

@@ -115,3 +115,176 @@ export function perfectSplitItems(bins: number, r: () => number): [number, numbe
   }
   return items;
 }
+
+type InstanceType = PackingProblem['instanceTypes'][number];
+
+/** On-demand us-east-1 prices of the instance families the AWS post compared (CPU, GPU, Inferentia). */
+const catalogPool: Record<string, InstanceType[]> = {
+  inf: [
+    {
+      name: 'inf1.xlarge',
+      processor: 'inf',
+      pricePerHour: 0.228,
+      devices: 1,
+      device: { memoryGiB: 8, compute: 100 },
+      hostMemoryGiB: 8,
+    },
+    {
+      name: 'inf1.2xlarge',
+      processor: 'inf',
+      pricePerHour: 0.362,
+      devices: 1,
+      device: { memoryGiB: 8, compute: 100 },
+      hostMemoryGiB: 16,
+    },
+    {
+      name: 'inf1.6xlarge',
+      processor: 'inf',
+      pricePerHour: 1.18,
+      devices: 4,
+      device: { memoryGiB: 8, compute: 100 },
+      hostMemoryGiB: 48,
+    },
+    {
+      name: 'inf1.24xlarge',
+      processor: 'inf',
+      pricePerHour: 4.721,
+      devices: 16,
+      device: { memoryGiB: 8, compute: 100 },
+      hostMemoryGiB: 192,
+    },
+  ],
+  gpu: [
+    {
+      name: 'g4dn.xlarge',
+      processor: 'gpu',
+      pricePerHour: 0.526,
+      devices: 1,
+      device: { memoryGiB: 16, compute: 100 },
+      hostMemoryGiB: 16,
+    },
+    {
+      name: 'g4dn.2xlarge',
+      processor: 'gpu',
+      pricePerHour: 0.752,
+      devices: 1,
+      device: { memoryGiB: 16, compute: 100 },
+      hostMemoryGiB: 32,
+    },
+    {
+      name: 'g4dn.12xlarge',
+      processor: 'gpu',
+      pricePerHour: 3.912,
+      devices: 4,
+      device: { memoryGiB: 16, compute: 100 },
+      hostMemoryGiB: 192,
+    },
+    {
+      name: 'g5.xlarge',
+      processor: 'gpu',
+      pricePerHour: 1.006,
+      devices: 1,
+      device: { memoryGiB: 24, compute: 160 },
+      hostMemoryGiB: 16,
+    },
+    {
+      name: 'g5.12xlarge',
+      processor: 'gpu',
+      pricePerHour: 5.672,
+      devices: 4,
+      device: { memoryGiB: 24, compute: 160 },
+      hostMemoryGiB: 192,
+    },
+  ],
+  cpu: [
+    {
+      name: 'c5.xlarge',
+      processor: 'cpu',
+      pricePerHour: 0.17,
+      devices: 1,
+      device: { memoryGiB: 8, compute: 100 },
+      hostMemoryGiB: 8,
+    },
+    {
+      name: 'c5.4xlarge',
+      processor: 'cpu',
+      pricePerHour: 0.68,
+      devices: 1,
+      device: { memoryGiB: 32, compute: 400 },
+      hostMemoryGiB: 32,
+    },
+  ],
+};
+
+export interface MixedCatalogOptions {
+  /** Processors drawn for the catalog: 2 or 3 (always Inferentia and GPU, CPU as the third). */
+  processors?: 2 | 3;
+  /** Cap some types' `available` below what an unconstrained fleet would use. */
+  quotas?: boolean;
+}
+
+/**
+ * A fleet as real ones look: a few architectures in many fine-tuned copies, each architecture runnable on
+ * some processors with its own memory, host memory and per-request cost there; each copy's compute is its
+ * own traffic. The catalog is a random subset of each processor's types, always with a one-device and
+ * (where the family has one) a multi-device type, so the packer must choose processor and instance size.
+ */
+export function mixedCatalogProblem(n: number, seed: number, opts: MixedCatalogOptions = {}): PackingProblem {
+  const r = seeded(seed);
+  const processors = ['inf', 'gpu', ...(opts.processors === 3 ? ['cpu'] : [])];
+  const instanceTypes: InstanceType[] = [];
+  for (const proc of processors) {
+    const pool = catalogPool[proc];
+    const single = pool.filter((t) => t.devices === 1);
+    const multi = pool.filter((t) => t.devices > 1);
+    const chosen = new Set<InstanceType>([single[Math.floor(r() * single.length)]]);
+    if (multi.length > 0) chosen.add(multi[Math.floor(r() * multi.length)]);
+    for (const t of pool) if (r() < 0.3) chosen.add(t);
+    for (const t of chosen) instanceTypes.push({ ...t, device: { ...t.device } });
+  }
+  const architectures = Array.from({ length: 3 + Math.floor(r() * 6) }, () => {
+    const params = 0.1 + r() * r() * 1.5; // GiB of weights: tiny to large
+    const demands: Record<string, { memoryGiB: number; compute: number; hostMemoryGiB: number }> = {};
+    const runsOnInf = r() < 0.8;
+    const runsOnGpu = !runsOnInf || r() < 0.6;
+    if (runsOnInf)
+      demands.inf = { memoryGiB: params * 1.2, compute: 1 + r() * 12, hostMemoryGiB: 0.2 + params };
+    if (runsOnGpu)
+      demands.gpu = { memoryGiB: params * 2 + 0.3, compute: 1 + r() * 10, hostMemoryGiB: 0.4 + params };
+    if (processors.includes('cpu') && r() < 0.5)
+      demands.cpu = {
+        memoryGiB: params * 1.5 + 0.2,
+        compute: 4 + r() * 40,
+        hostMemoryGiB: params * 1.5 + 0.2,
+      };
+    return demands;
+  });
+  const models = Array.from({ length: n }, (_, i) => {
+    const arch = architectures[Math.floor(r() * architectures.length)];
+    const traffic = 0.3 + r() * 1.4;
+    const demands: Record<string, { memoryGiB: number; compute: number; hostMemoryGiB: number }> = {};
+    for (const [proc, d] of Object.entries(arch))
+      demands[proc] = {
+        memoryGiB: round3(d.memoryGiB),
+        compute: round3(d.compute * traffic),
+        hostMemoryGiB: round3(d.hostMemoryGiB),
+      };
+    return { id: `m-${i}`, demands };
+  });
+  if (opts.quotas) {
+    // Roughly a third of what the fleet needs on each capped type, so the cap binds.
+    const memory = models.reduce(
+      (s, m) => s + (m.demands.inf?.memoryGiB ?? m.demands.gpu?.memoryGiB ?? 1),
+      0,
+    );
+    for (const t of instanceTypes)
+      if (r() < 0.5)
+        t.available = Math.max(
+          1,
+          Math.floor((memory / (t.device.memoryGiB * t.devices)) * (0.1 + 0.3 * r())),
+        );
+  }
+  return { instanceTypes, models };
+}
+
+const round3 = (x: number) => Math.round(x * 1000) / 1000;

@@ -1,6 +1,7 @@
 import {
   DEFAULT_COMPUTE_FRACTION,
   DEFAULT_MEMORY_FRACTION,
+  typeKey,
   type PackingProblem,
   type Placement,
 } from './types';
@@ -14,7 +15,7 @@ export function checkPlacement(problem: PackingProblem, placement: Placement): s
   const violations: string[] = [];
   const memFrac = problem.limits?.memoryFraction ?? DEFAULT_MEMORY_FRACTION;
   const cpuFrac = problem.limits?.computeFraction ?? DEFAULT_COMPUTE_FRACTION;
-  const types = new Map(problem.instanceTypes.map((t) => [t.name, t]));
+  const types = new Map(problem.instanceTypes.map((t) => [typeKey(t), t]));
   const models = new Map(problem.models.map((m) => [m.id, m]));
   const seen = new Map<string, string>();
   const note = (id: string, where: string) => {
@@ -26,14 +27,19 @@ export function checkPlacement(problem: PackingProblem, placement: Placement): s
   const leq = (a: number, b: number) => a <= b * (1 + 1e-9) + 1e-12;
   const counts = new Map<string, number>();
   let cost = 0;
+  let devices = 0;
+  let spotDevices = 0;
   placement.instances.forEach((inst, k) => {
-    const type = types.get(inst.type);
+    const key = typeKey({ name: inst.type, market: inst.market });
+    const type = types.get(key);
     if (!type) {
-      violations.push(`instances[${k}]: unknown type "${inst.type}"`);
+      violations.push(`instances[${k}]: unknown type "${key}"`);
       return;
     }
-    counts.set(type.name, (counts.get(type.name) ?? 0) + 1);
+    counts.set(key, (counts.get(key) ?? 0) + 1);
     cost += type.pricePerHour;
+    devices += type.devices;
+    if (type.market === 'spot') spotDevices += type.devices;
     if (inst.devices.length !== type.devices) {
       violations.push(`instances[${k}]: ${inst.devices.length} devices, type has ${type.devices}`);
     }
@@ -66,6 +72,9 @@ export function checkPlacement(problem: PackingProblem, placement: Placement): s
     if (available !== undefined && used > available)
       violations.push(`${used} × ${name} but only ${available} available`);
   }
+  const maxSpot = problem.maxSpotFraction;
+  if (maxSpot !== undefined && spotDevices > maxSpot * devices + 1e-9)
+    violations.push(`${spotDevices} of ${devices} devices on spot, over maxSpotFraction ${maxSpot}`);
   placement.unplaced.forEach((u, k) => note(u.id, `unplaced[${k}]`));
   for (const id of models.keys())
     if (!seen.has(id)) violations.push(`model "${id}" is neither placed nor unplaced`);

@@ -3,7 +3,7 @@ import { bestConstruction } from './heuristics/portfolio';
 import type { HighsSolver } from './highs/worker';
 import { improve } from './improve/search';
 import { homeTypes, sortedBy } from './measures';
-import { prepare, type Prepared } from './prepare';
+import { placedAs, prepare, type Prepared } from './prepare';
 import type { PackingProblem, PlacedInstance } from './types';
 
 /** Above this many models the problem is solved as independent chunks of about CHUNK_MODELS each. */
@@ -56,10 +56,13 @@ export async function packInChunks(
   const tailMerged = price(merged) < price(tail) - 1e-9;
   if (tailMerged) instances = [...instances.slice(tail.length), ...merged];
   return {
-    placement: instances.map((inst) => ({
-      type: p.types[inst.type].name,
-      devices: inst.devices.map((ids) => [...ids].sort((x, y) => x - y).map((i) => p.ids[i])),
-    })),
+    placement: instances.map((inst) =>
+      placedAs(
+        p,
+        inst.type,
+        inst.devices.map((ids) => [...ids].sort((x, y) => x - y).map((i) => p.ids[i])),
+      ),
+    ),
     cost: price(instances),
     algorithm:
       `${k} chunks of ~${CHUNK_MODELS} models, each fully improved` +

@@ -1,8 +1,15 @@
-import { DEFAULT_COMPUTE_FRACTION, DEFAULT_MEMORY_FRACTION, type PackingProblem } from './types';
+import {
+  DEFAULT_COMPUTE_FRACTION,
+  DEFAULT_MEMORY_FRACTION,
+  typeKey,
+  type PackingProblem,
+  type PlacedInstance,
+} from './types';
 
 /** An instance type with its usable per-device caps (capacity × limits fraction) already applied. */
 export interface TypeCaps {
   name: string;
+  spot: boolean;
   processor: string;
   price: number;
   devices: number;
@@ -38,6 +45,7 @@ export function prepare(problem: PackingProblem): Prepared {
   const computeFraction = problem.limits?.computeFraction ?? DEFAULT_COMPUTE_FRACTION;
   const types: TypeCaps[] = problem.instanceTypes.map((t) => ({
     name: t.name,
+    spot: t.market === 'spot',
     processor: t.processor,
     price: t.pricePerHour,
     devices: t.devices,
@@ -76,6 +84,20 @@ export function prepare(problem: PackingProblem): Prepared {
       unplaceable.push({ index: i, reason: `fits no device of any instance type (${misfits.join('; ')})` });
   });
   return { n, T, ids: problem.models.map((m) => m.id), types, mem, cpu, host, placeable, unplaceable };
+}
+
+/** How an instance of type t appears in a placement: its name, and its market when that is spot. */
+export function placedAs(p: Prepared, t: number, devices: string[][]): PlacedInstance {
+  const ty = p.types[t];
+  return ty.spot ? { type: ty.name, market: 'spot', devices } : { type: ty.name, devices };
+}
+
+/** Type index by catalog key (name and market), for reading placements back. */
+export function typeIndexOf(p: Prepared): (inst: { type: string; market?: 'spot' }) => number | undefined {
+  const index = new Map(
+    p.types.map((t, k) => [typeKey({ name: t.name, market: t.spot ? 'spot' : undefined }), k]),
+  );
+  return (inst) => index.get(typeKey({ name: inst.type, market: inst.market }));
 }
 
 export const runs = (p: Prepared, i: number, t: number): boolean => !Number.isNaN(p.mem[i * p.T + t]);

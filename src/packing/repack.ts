@@ -1,5 +1,5 @@
 import { homeTypes, sortedBy } from './measures';
-import type { Prepared } from './prepare';
+import { typeIndexOf, type Prepared } from './prepare';
 import { itemCentric } from './heuristics/item-centric';
 import { Packing } from './state';
 import type { Placement } from './types';
@@ -12,13 +12,13 @@ import type { Placement } from './types';
 export function startFromPrevious(p: Prepared, previous: Placement): Packing {
   const pk = new Packing(p);
   const index = new Map(p.ids.map((id, i) => [id, i]));
-  const typeIndex = new Map(p.types.map((t, k) => [t.name, k]));
+  const typeIndex = typeIndexOf(p);
   pk.homeBin = new Int32Array(p.n).fill(-1);
   pk.homeDev = new Int32Array(p.n).fill(-1);
   const placeable = new Uint8Array(p.n);
   for (const i of p.placeable) placeable[i] = 1;
   previous.instances.forEach((inst, k) => {
-    const t = typeIndex.get(inst.type);
+    const t = typeIndex(inst);
     inst.devices.forEach((ids, d) =>
       ids.forEach((id) => {
         const i = index.get(id);

@@ -13,7 +13,15 @@ export interface InstanceTypeSpec {
   device: DeviceSpec;
   hostMemoryGiB?: number;
   available?: number;
+  /** Spot capacity is the same instance type at another price and availability; on-demand by default. */
+  market?: Market;
 }
+
+export type Market = 'on-demand' | 'spot';
+
+/** What tells two catalog entries apart: the instance type's name and its market. */
+export const typeKey = (t: { name: string; market?: Market }): string =>
+  t.market === 'spot' ? `${t.name} (spot)` : t.name;
 
 export interface ModelDemand {
   memoryGiB: number;
@@ -38,10 +46,14 @@ export interface PackingProblem {
   previous?: Placement;
   maxMoves?: number;
   timeLimitMs?: number;
+  /** At most this share of the fleet's devices on spot instances (none by default). */
+  maxSpotFraction?: number;
 }
 
 export interface PlacedInstance {
   type: string;
+  /** Present for spot instances only. */
+  market?: 'spot';
   devices: string[][];
 }
 

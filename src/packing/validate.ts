@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { PackingProblem } from './types';
+import { typeKey, type PackingProblem } from './types';
 
 /** Thrown for input the packer must refuse; `defects` lists every problem with its path. */
 export class PackingInputError extends Error {
@@ -36,6 +36,7 @@ const InstanceTypeSchema = z
     device: z.object({ memoryGiB: positive, compute: positive }).strict(),
     hostMemoryGiB: positive.optional(),
     available: count(0).optional(),
+    market: z.enum(['on-demand', 'spot'], { message: 'must be "on-demand" or "spot"' }).optional(),
   })
   .strict();
 
@@ -51,7 +52,11 @@ const ModelSchema = z
 const PlacementSchema = z.object({
   costPerHour: z.number().optional(),
   lowerBoundPerHour: z.number().optional(),
-  instances: z.array(z.object({ type: name, devices: z.array(z.array(name)) }).passthrough()),
+  instances: z.array(
+    z
+      .object({ type: name, market: z.literal('spot').optional(), devices: z.array(z.array(name)) })
+      .passthrough(),
+  ),
   unplaced: z.array(z.object({ id: z.string(), reason: z.string() }).passthrough()).optional(),
   moves: z.number().optional(),
   stats: z.unknown().optional(),
@@ -68,6 +73,7 @@ export const PackingProblemSchema = z
     previous: PlacementSchema.optional(),
     maxMoves: count(0).optional(),
     timeLimitMs: count(1).max(3_600_000, 'must be at most 3600000 (one hour)').optional(),
+    maxSpotFraction: size('in [0, 1]').min(0, 'must be in [0, 1]').max(1, 'must be in [0, 1]').optional(),
   })
   .strict();
 
@@ -85,10 +91,12 @@ function semanticDefects(problem: PackingProblem): string[] {
   const typeNames = new Map<string, number>();
   const processors = new Set<string>();
   problem.instanceTypes.forEach((t, i) => {
-    const first = typeNames.get(t.name);
+    const first = typeNames.get(typeKey(t));
     if (first !== undefined)
-      defects.push(`instanceTypes[${i}].name: duplicate of instanceTypes[${first}].name "${t.name}"`);
-    else typeNames.set(t.name, i);
+      defects.push(
+        `instanceTypes[${i}].name: duplicate of instanceTypes[${first}] "${t.name}" (${t.market ?? 'on-demand'}); an instance type appears at most once per market`,
+      );
+    else typeNames.set(typeKey(t), i);
     processors.add(t.processor);
   });
   const ids = new Map<string, number>();
@@ -104,6 +112,12 @@ function semanticDefects(problem: PackingProblem): string[] {
       }
     }
   });
+  if (
+    problem.maxSpotFraction !== undefined &&
+    problem.maxSpotFraction < 1 &&
+    problem.instanceTypes.every((t) => t.market === 'spot')
+  )
+    defects.push('maxSpotFraction: every instance type is spot; at least one on-demand type is needed');
   if (problem.maxMoves !== undefined && problem.previous === undefined) {
     defects.push('maxMoves: only meaningful together with previous');
   }

@@ -26,7 +26,8 @@ export function downgrade(pk: Packing, maxMoves = Infinity): boolean {
   return changed;
 }
 
-function retype(pk: Packing, bin: Bin, models: number[], t: number, maxMoves: number): boolean {
+/** Moves all of `bin`'s models onto a fresh instance of type t (first-fit decreasing); false, and nothing changed, if they do not fit. */
+export function retype(pk: Packing, bin: Bin, models: number[], t: number, maxMoves = Infinity): boolean {
   const p = pk.p;
   const sorted = [...models].sort((a, b) => measure(p, b, t, 'max') - measure(p, a, t, 'max'));
   pk.begin();

@@ -272,16 +272,18 @@ export function mixedCatalogProblem(n: number, seed: number, opts: MixedCatalogO
     return { id: `m-${i}`, demands };
   });
   if (opts.quotas) {
-    // Roughly a third of what the fleet needs on each capped type, so the cap binds.
+    // Roughly a tenth to a third of what the fleet needs on each capped type, so the cap binds; one type
+    // of each processor stays unlimited, as the on-demand pool of a region does.
     const memory = models.reduce(
       (s, m) => s + (m.demands.inf?.memoryGiB ?? m.demands.gpu?.memoryGiB ?? 1),
       0,
     );
+    const uncapped = new Set(processors.map((proc) => instanceTypes.find((t) => t.processor === proc)));
     for (const t of instanceTypes)
-      if (r() < 0.5)
+      if (!uncapped.has(t) && r() < 0.7)
         t.available = Math.max(
           1,
-          Math.floor((memory / (t.device.memoryGiB * t.devices)) * (0.1 + 0.3 * r())),
+          Math.floor((memory / (t.device.memoryGiB * t.devices)) * (0.1 + 0.25 * r())),
         );
   }
   return { instanceTypes, models };

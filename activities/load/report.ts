@@ -80,7 +80,7 @@ export function createReportActivities(artifacts: ArtifactStore) {
       const memory = await servedMemory(urls);
       const packing = layout.instances.flatMap((inst, i) =>
         inst.devices.map((models, d) => ({
-          device: `${inst.type}#${i}/dev${d}`,
+          device: `${inst.type}${inst.market === 'spot' ? ' (spot)' : ''}#${i}/dev${d}`,
           models: models.map((modelId) => ({ modelId, memoryBytes: memory.get(modelId) ?? null })),
         })),
       );

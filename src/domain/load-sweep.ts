@@ -14,7 +14,8 @@ export interface RoutingTable {
 
 /** Model ids per device, per instance: the part of a Placement (DESIGN.md) the local runtime deploys. */
 export interface DeviceLayout {
-  instances: { type: string; devices: string[][] }[];
+  /** `market` is present for spot instances only. */
+  instances: { type: string; market?: 'spot'; devices: string[][] }[];
 }
 
 export interface LoadSweepInput {

@@ -1,6 +1,7 @@
 /** The packing engine's library API: the CLI prints exactly what `pack` returns. */
 export { pack, defaultTimeLimitMs } from './solve';
 export { checkPlacement } from './check';
+export { typeKey } from './types';
 export { validatePackingProblem, assertValidPackingProblem, PackingInputError } from './validate';
 export type {
   PackingProblem,
@@ -9,4 +10,5 @@ export type {
   ModelSpec,
   ModelDemand,
   PlacedInstance,
+  Market,
 } from './types';

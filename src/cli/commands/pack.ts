@@ -4,6 +4,7 @@ import Table from 'cli-table3';
 import {
   pack,
   PackingInputError,
+  typeKey,
   validatePackingProblem,
   type PackingProblem,
   type Placement,
@@ -20,7 +21,7 @@ async function readInput(source: string): Promise<string> {
 }
 
 export function formatPlacement(problem: PackingProblem, placement: Placement): string {
-  const types = new Map(problem.instanceTypes.map((t) => [t.name, t]));
+  const types = new Map(problem.instanceTypes.map((t) => [typeKey(t), t]));
   const demand = new Map(problem.models.map((m) => [m.id, m.demands]));
   const memFrac = problem.limits?.memoryFraction ?? 0.925;
   const cpuFrac = problem.limits?.computeFraction ?? 0.83;
@@ -37,8 +38,9 @@ export function formatPlacement(problem: PackingProblem, placement: Placement): 
     }
   >();
   for (const inst of placement.instances) {
-    const t = types.get(inst.type)!;
-    const row = rows.get(inst.type) ?? {
+    const key = typeKey({ name: inst.type, market: inst.market });
+    const t = types.get(key)!;
+    const row = rows.get(key) ?? {
       count: 0,
       devices: 0,
       models: 0,
@@ -61,7 +63,7 @@ export function formatPlacement(problem: PackingProblem, placement: Placement): 
         row.host += d?.hostMemoryGiB ?? 0;
       }
     }
-    rows.set(inst.type, row);
+    rows.set(key, row);
   }
   const pct = (a: number, b: number) => (b > 0 ? `${((100 * a) / b).toFixed(1)}%` : '-');
   const table = new Table({

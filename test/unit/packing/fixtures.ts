@@ -290,3 +290,20 @@ export function mixedCatalogProblem(n: number, seed: number, opts: MixedCatalogO
 }
 
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
+
+/** `bins` unit bins each filled exactly by three items in both dimensions: optimum = bins, and tight. */
+export function tripletItems(bins: number, r: () => number): [number, number][] {
+  const items: [number, number][] = [];
+  for (let b = 0; b < bins; b++) {
+    // Thousandths again: a first part in [.25,.5), a second in [.25, what leaves the third ≥ .25).
+    const split = (): number[] => {
+      const a = 250 + Math.floor(r() * 250);
+      const b2 = 250 + Math.floor(r() * (500 - a));
+      return [a / 1000, b2 / 1000, (1000 - a - b2) / 1000];
+    };
+    const m = split();
+    const c = split();
+    for (let j = 0; j < 3; j++) items.push([m[j], c[(j + b) % 3]]);
+  }
+  return items;
+}

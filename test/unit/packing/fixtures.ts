@@ -118,33 +118,12 @@ export function perfectSplitItems(bins: number, r: () => number): [number, numbe
 
 type InstanceType = PackingProblem['instanceTypes'][number];
 
+const byName = (...names: string[]) => postCatalog().filter((t) => names.includes(t.name));
+
 /** On-demand us-east-1 prices of the instance families the AWS post compared (CPU, GPU, Inferentia). */
 const catalogPool: Record<string, InstanceType[]> = {
   inf: [
-    {
-      name: 'inf1.xlarge',
-      processor: 'inf',
-      pricePerHour: 0.228,
-      devices: 1,
-      device: { memoryGiB: 8, compute: 100 },
-      hostMemoryGiB: 8,
-    },
-    {
-      name: 'inf1.2xlarge',
-      processor: 'inf',
-      pricePerHour: 0.362,
-      devices: 1,
-      device: { memoryGiB: 8, compute: 100 },
-      hostMemoryGiB: 16,
-    },
-    {
-      name: 'inf1.6xlarge',
-      processor: 'inf',
-      pricePerHour: 1.18,
-      devices: 4,
-      device: { memoryGiB: 8, compute: 100 },
-      hostMemoryGiB: 48,
-    },
+    ...byName('inf1.xlarge', 'inf1.2xlarge', 'inf1.6xlarge'),
     {
       name: 'inf1.24xlarge',
       processor: 'inf',
@@ -155,14 +134,7 @@ const catalogPool: Record<string, InstanceType[]> = {
     },
   ],
   gpu: [
-    {
-      name: 'g4dn.xlarge',
-      processor: 'gpu',
-      pricePerHour: 0.526,
-      devices: 1,
-      device: { memoryGiB: 16, compute: 100 },
-      hostMemoryGiB: 16,
-    },
+    ...byName('g4dn.xlarge'),
     {
       name: 'g4dn.2xlarge',
       processor: 'gpu',
@@ -171,14 +143,7 @@ const catalogPool: Record<string, InstanceType[]> = {
       device: { memoryGiB: 16, compute: 100 },
       hostMemoryGiB: 32,
     },
-    {
-      name: 'g4dn.12xlarge',
-      processor: 'gpu',
-      pricePerHour: 3.912,
-      devices: 4,
-      device: { memoryGiB: 16, compute: 100 },
-      hostMemoryGiB: 192,
-    },
+    ...byName('g4dn.12xlarge'),
     {
       name: 'g5.xlarge',
       processor: 'gpu',

@@ -67,10 +67,12 @@ export class Eliminator {
     for (let pass = 0; pass < 6 && free.length > 0 && Date.now() <= deadline; pass++) {
       let changed = false;
       for (const bin of targets) {
-        if (free.length === 0) break;
+        // Swaps are quadratic in a device's models and the freed ones: a many-device victim of a
+        // multi-device type frees hundreds, so the deadline is checked per target, not per pass.
+        if (free.length === 0 || Date.now() > deadline) break;
         free.sort((a, b) => this.sizeOn(b, bin) - this.sizeOn(a, bin));
         if (this.insert(bin, free)) changed = true;
-        for (let s = 0; s < 50 && free.length > 0 && this.swap(bin, free); s++) changed = true;
+        for (let s = 0; s < 50 && free.length > 0 && this.swap(bin, free, deadline); s++) changed = true;
       }
       if (!changed) break;
     }
@@ -142,9 +144,10 @@ export class Eliminator {
     free.push(...outs);
   }
 
-  private swap(bin: Bin, free: number[]): boolean {
+  private swap(bin: Bin, free: number[], deadline: number): boolean {
     const eps = 1e-9;
     for (let dev = 0; dev < bin.items.length; dev++) {
+      if (Date.now() > deadline) return false;
       const items = bin.items[dev];
       for (let a = 0; a < items.length; a++) {
         const x = items[a];

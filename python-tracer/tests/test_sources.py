@@ -336,6 +336,25 @@ def test_a_hostile_pickle_given_as_torchscript_is_refused_and_runs_nothing(templ
     assert not marker.exists(), "the pickle ran code"
 
 
+def test_custom_code_in_a_source_is_never_run(template, root, tmp_path):
+    # A Hugging Face folder may ship Python (auto_map): loading it would run that code on the worker.
+    # Without model_type and tokenizer_class, that code is the only way to load this one.
+    source = copy_model(template, root)
+    marker = tmp_path / "pwned"
+    (source / "evil.py").write_text(f"import pathlib\npathlib.Path({str(marker)!r}).touch()\n")
+    for name, entry in (
+        ("config.json", {"AutoConfig": "evil.EvilConfig", "AutoModelForQuestionAnswering": "evil.EvilQA"}),
+        ("tokenizer_config.json", {"AutoTokenizer": ["evil.EvilTokenizer", None]}),
+    ):
+        config = json.loads((source / name).read_text())
+        config.pop("tokenizer_class", None)
+        config.pop("model_type", None)
+        (source / name).write_text(json.dumps({**config, "auto_map": entry}))
+    error = refused(trace(root, request(source)), "ModelNotFound")
+    assert "trust_remote_code" in str(error), error
+    assert not marker.exists(), "the source's own code ran"
+
+
 def test_a_shard_index_that_names_a_file_outside_the_folder_is_refused(template, root, outside):
     source = pickled_weights_model(template, root, "sharded")
     target = unread(outside / "shard.bin", copy_of=source / "pytorch_model.bin")

@@ -6,7 +6,7 @@ so a malformed payload is rejected on entry with a message that names the field.
 
 from typing import Annotated, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
 from pydantic.alias_generators import to_camel
 from temporalio.exceptions import ApplicationError
 
@@ -75,6 +75,57 @@ def parse(model: type[W], payload: object) -> W:
 
 # The same rule as src/domain/ids.ts: ids become artifact keys, file paths and Kubernetes names.
 ModelId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+
+# The same rule as src/domain/ids.ts `unsafeCharacter`: text that names something (a source) holds no
+# control characters, bidi controls, line separators or lone surrogates; the problem names the code point
+# and its position (counted in characters from 1), never the character itself.
+SAFE_TEXT_RULE = "no control characters, bidi controls, line separators or lone surrogates"
+_BIDI = {
+    0x061C: "ARABIC LETTER MARK",
+    0x200E: "LEFT-TO-RIGHT MARK",
+    0x200F: "RIGHT-TO-LEFT MARK",
+    0x202A: "LEFT-TO-RIGHT EMBEDDING",
+    0x202B: "RIGHT-TO-LEFT EMBEDDING",
+    0x202C: "POP DIRECTIONAL FORMATTING",
+    0x202D: "LEFT-TO-RIGHT OVERRIDE",
+    0x202E: "RIGHT-TO-LEFT OVERRIDE",
+    0x2066: "LEFT-TO-RIGHT ISOLATE",
+    0x2067: "RIGHT-TO-LEFT ISOLATE",
+    0x2068: "FIRST STRONG ISOLATE",
+    0x2069: "POP DIRECTIONAL ISOLATE",
+}
+
+
+def _kind(code_point: int) -> str | None:
+    if code_point <= 0x1F or 0x7F <= code_point <= 0x9F:
+        return "a control character"
+    if code_point in (0x2028, 0x2029):
+        return "a line separator"
+    if code_point in _BIDI:
+        return f"a bidi control ({_BIDI[code_point]})"
+    if 0xD800 <= code_point <= 0xDFFF:
+        return "a lone surrogate"
+    return None
+
+
+def unsafe_character(text: str) -> str | None:
+    found = [(i, ord(c), kind) for i, c in enumerate(text, start=1) if (kind := _kind(ord(c)))]
+    if not found:
+        return None
+    position, code_point, kind = found[0]
+    more = f" and {len(found) - 1} more" if len(found) > 1 else ""
+    return f"U+{code_point:04X} ({kind}) at character {position}{more}: must hold {SAFE_TEXT_RULE}"
+
+
+def _safe_text(value: object) -> object:
+    # Before pydantic's own str check, which cannot even read a lone surrogate and says so less clearly.
+    if isinstance(value, str) and (problem := unsafe_character(value)):
+        raise ValueError(problem)
+    return value
+
+
+SafeText = Annotated[str, BeforeValidator(_safe_text)]
+
 # "amp" (the pipeline's name) is the same as "auto": each processor's mixed-precision policy.
 Precision = Literal["auto", "amp", "fp32", "fp16", "bf16"]
 Task = Literal["question-answering", "sequence-classification"]
@@ -116,7 +167,7 @@ class TraceModelInput(Wire):
     model_id: ModelId
     # A Hugging Face name, a local folder (inside the artifact root or STOWAGE_MODEL_ROOTS) or s3:// folder
     # in Hugging Face layout, or a TorchScript file (.pt) with a tokenizer/ folder beside it.
-    source: str = Field(min_length=1, max_length=2048)
+    source: SafeText = Field(min_length=1, max_length=2048)
     processor: Processor
     options: TraceOptions = Field(default_factory=TraceOptions)
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ID_PATTERN, ID_RULE } from './ids';
+import { ID_PATTERN, ID_RULE, safeText } from './ids';
 import { PROCESSORS, type Processor } from './task-queues';
 
 /**
@@ -160,7 +160,7 @@ export const TraceModelsInputSchema = z
         z
           .object({
             id: z.string().regex(ID_PATTERN, `must be ${ID_RULE}`),
-            source: z.string().min(1).max(2048),
+            source: safeText(z.string().min(1).max(2048)),
             options: TraceOptionsSchema.optional(),
           })
           .strict(),

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { isArtifactKey } from '../artifacts/keys';
-import { ID_PATTERN, ID_RULE } from '../domain/ids';
+import { ID_PATTERN, ID_RULE, safeText } from '../domain/ids';
 import { type Processor, PROCESSORS } from '../domain/task-queues';
 import { DNS_LABEL } from '../kubernetes/names';
 
@@ -31,7 +31,7 @@ export const ModelSpecSchema = z
   .object({
     id,
     /** A Hugging Face name, a local or s3:// directory in Hugging Face layout, or a TorchScript file. */
-    source: z.string().min(1).max(2048),
+    source: safeText(z.string().min(1).max(2048)),
     trace: TraceOptionsSchema.optional(),
   })
   .strict();
@@ -245,7 +245,7 @@ function crossFieldProblems(raw: Record<string, unknown>): string[] {
     const seen = new Map<string, number>();
     raw.models.forEach((m: unknown, i) => {
       const modelId = (m as { id?: unknown } | null)?.id;
-      if (typeof modelId !== 'string') return;
+      if (typeof modelId !== 'string' || !ID_PATTERN.test(modelId)) return; // an invalid id has its own problem: never echo it raw
       const first = seen.get(modelId);
       if (first === undefined) seen.set(modelId, i);
       else problems.push(`/models/${i}/id: duplicate of models[${first}].id "${modelId}"`);

@@ -52,8 +52,10 @@ function digest(token: string): Buffer {
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 /** Printable ASCII without spaces or quotes: safe in a header and in a shell variable. */
-const TOKEN = /^[A-Za-z0-9._~+/=-]{24,512}$/;
-export const TOKEN_RULE = '24 to 512 characters of A-Z a-z 0-9 . _ ~ + / = -';
+/** No token is shorter: a name shorter than this that a client sent can be echoed, it is no token. */
+export const TOKEN_MIN_LENGTH = 24;
+const TOKEN = new RegExp(`^[A-Za-z0-9._~+/=-]{${TOKEN_MIN_LENGTH},512}$`);
+export const TOKEN_RULE = `${TOKEN_MIN_LENGTH} to 512 characters of A-Z a-z 0-9 . _ ~ + / = -`;
 
 /**
  * One token per line: `<name> <scope> <token>`; blank lines and `#` comments are skipped. Problems name

@@ -1,7 +1,7 @@
 import type { FastifyReply } from 'fastify';
-import type { ZodError, ZodIssue } from 'zod';
+import type { ZodError } from 'zod';
+import { issueText } from '../domain/issue-text';
 import { firstProblems } from '../domain/limits';
-import { TOKEN_MIN_LENGTH } from './auth';
 
 /**
  * RFC 9457 problem details, the one error shape of the API. `errors` points into the request body with
@@ -113,36 +113,10 @@ export function jsonPointer(path: readonly (string | number)[]): string {
   return path.map((part) => `/${String(part).replace(/~/g, '~0').replace(/\//g, '~1')}`).join('');
 }
 
-/** A name the client sent is only repeated when it is too short to be a bearer token. */
-function echoable(name: string): boolean {
-  return name.length < TOKEN_MIN_LENGTH && /^[A-Za-z0-9._-]*$/.test(name);
-}
-
-/**
- * zod's message without what the client sent: an unknown key or an enum value can be a token pasted in
- * the wrong place, and a reply or a log line must never carry it back.
- */
-export function zodMessage(issue: ZodIssue): string {
-  switch (issue.code) {
-    case 'invalid_enum_value':
-      return `must be one of ${issue.options.map(String).join(', ')}`;
-    case 'unrecognized_keys': {
-      const named = issue.keys.filter(echoable);
-      const unnamed = issue.keys.length - named.length;
-      const parts = [...named.map((k) => `"${k}"`), ...(unnamed > 0 ? [`${unnamed} other(s)`] : [])];
-      return `unknown field(s) ${parts.join(', ')}`;
-    }
-    case 'invalid_literal':
-      return `must be ${JSON.stringify(issue.expected)}`;
-    default:
-      return issue.message;
-  }
-}
-
 export function zodFieldErrors(error: ZodError, prefix: readonly (string | number)[] = []): FieldError[] {
   return error.issues.map((issue) => ({
     pointer: jsonPointer([...prefix, ...issue.path]),
-    detail: zodMessage(issue),
+    detail: issueText(issue),
   }));
 }
 

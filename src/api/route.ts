@@ -4,7 +4,8 @@ import { z, type ZodTypeAny } from 'zod';
 import type { ArtifactStore } from '../artifacts/store';
 import type { Logger } from '../logging';
 import { authorize, type Caller, type Scope, type TokenSet } from './auth';
-import { ApiProblem, type FieldError, zodFieldErrors, zodMessage } from './problems';
+import { issueText } from '../domain/issue-text';
+import { ApiProblem, type FieldError, zodFieldErrors } from './problems';
 
 export interface ApiLimits {
   /** Largest request body; larger ones get 413 before they are parsed. */
@@ -39,7 +40,7 @@ export const DEFAULT_LIMITS: ApiLimits = {
   packMaxTimeLimitMs: 10_000,
   packConcurrency: 2,
   packQueue: 2,
-  packGraceMs: 1000,
+  packGraceMs: 2000,
   packMaxHeapMiB: 1024,
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 30_000,
@@ -118,7 +119,7 @@ function parseWith<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, raw: unknown,
   const errors: FieldError[] = parsed.error.issues.map((issue) =>
     issue.code === 'unrecognized_keys'
       ? { detail: `unknown ${where}(s); this route takes ${known.length > 0 ? known.join(', ') : 'none'}` }
-      : { parameter: issue.path.length > 0 ? String(issue.path[0]) : where, detail: zodMessage(issue) },
+      : { parameter: issue.path.length > 0 ? String(issue.path[0]) : where, detail: issueText(issue) },
   );
   const first = errors[0];
   throw new ApiProblem(

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { isArtifactKey } from '../artifacts/keys';
 import { ID_PATTERN, ID_RULE } from '../domain/ids';
+import { issueText } from '../domain/issue-text';
 import { LIMITS, overlongLists } from '../domain/limits';
 import { type Processor, PROCESSORS } from '../domain/task-queues';
 import { DNS_LABEL } from '../kubernetes/names';
@@ -211,7 +212,7 @@ export function describeProblems(error: z.ZodError): string[] {
       if (meant) return describeProblems(meant);
       return [`/${issue.path.join('/')}: must be a list of models or { "manifest": "<artifact URI>" }`];
     }
-    return [`/${issue.path.join('/')}: ${issue.message}`];
+    return [`/${issue.path.join('/')}: ${issueText(issue)}`];
   });
 }
 

@@ -7,7 +7,7 @@ export interface PackPoolOptions {
   threads: number;
   /** Packs waiting for a thread; beyond these a pack is refused at once. */
   queue: number;
-  /** How long past its time limit a pack may take to hand back its placement before its thread is stopped. */
+  /** How long past its time limit (counted from the thread's first look at the body) a pack may take. */
   graceMs: number;
   /** V8 heap of one pack thread; a pack that needs more is stopped, not the API. */
   maxHeapMiB: number;
@@ -113,10 +113,11 @@ export class PackPool {
         else void worker.terminate();
         done();
       };
+      const posted = Date.now();
       const onMessage = (message: ThreadMessage) => {
         if ('started' in message) {
           arm(
-            message.started + this.options.graceMs,
+            posted + message.started + this.options.graceMs - Date.now(),
             `packing did not finish within its time limit of ${message.started} ms (and ${this.options.graceMs} ms of grace); it was stopped`,
           );
         } else if ('outcome' in message) settle(() => resolve(message.outcome), true);

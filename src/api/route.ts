@@ -3,8 +3,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z, type ZodTypeAny } from 'zod';
 import type { ArtifactStore } from '../artifacts/store';
 import type { Logger } from '../logging';
-import { authorize, type Caller, type Scope, type TokenSet } from './auth';
 import { issueText } from '../domain/issue-text';
+import { authorize, type Caller, type Scope, type TokenSet } from './auth';
 import { ApiProblem, type FieldError, zodFieldErrors } from './problems';
 
 export interface ApiLimits {

@@ -87,21 +87,31 @@ function latencySummary(ms: number[]): string {
   return `n=${sorted.length} P50 ${f(percentile(sorted, 50))} ms, P99 ${f(percentile(sorted, 99))} ms, max ${f(sorted[sorted.length - 1])} ms`;
 }
 
-async function healthWhile(
-  port: number,
-  until: () => boolean,
-  minMs = 0,
-): Promise<{ ms: number[]; bad: number }> {
-  const ms: number[] = [];
-  let bad = 0;
+interface Probes {
+  /** /healthz: the event loop and a round trip to Temporal. */
+  health: number[];
+  /** An unknown path with a token: the event loop alone (auth, routing, a 404). */
+  loop: number[];
+  /** /healthz answers other than 200 "reachable". */
+  bad: number;
+}
+
+async function probeWhile(port: number, token: string, until: () => boolean, minMs = 0): Promise<Probes> {
+  const probes: Probes = { health: [], loop: [], bad: 0 };
   const started = Date.now();
   while (!until() || Date.now() - started < minMs) {
-    const answer = await send(port, 'GET', '/healthz');
-    ms.push(answer.ms);
-    if (answer.status !== 200) bad++;
+    const health = await send(port, 'GET', '/healthz');
+    probes.health.push(health.ms);
+    if (health.status !== 200) probes.bad++;
+    probes.loop.push((await send(port, 'GET', '/v1/no-such-route', token)).ms);
     await new Promise((r) => setTimeout(r, HEALTH_INTERVAL_MS));
   }
-  return { ms, bad };
+  return probes;
+}
+
+function printProbes(what: string, probes: Probes): void {
+  console.log(`${what}: /healthz ${latencySummary(probes.health)}, non-200: ${probes.bad}`);
+  console.log(`${' '.repeat(what.length)}  404 route ${latencySummary(probes.loop)}`);
 }
 
 function rssMiB(pid: number): number {
@@ -183,20 +193,17 @@ async function main(): Promise<void> {
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssMiB(child.pid!))), 50);
   try {
     console.log(`API bench on ${os.cpus().length} CPU(s), load average ${os.loadavg()[0].toFixed(2)}`);
-    const alone = await healthWhile(port, () => true, 3000);
-    console.log(`/healthz alone:                ${latencySummary(alone.ms)}, non-200: ${alone.bad}`);
+    printProbes('alone              ', await probeWhile(port, token, () => true, 3000));
 
     const problem = maximumProblem();
     let outstanding = CONCURRENT_PACKS;
     const packs = Array.from({ length: CONCURRENT_PACKS }, () =>
       send(port, 'POST', '/v1/pack', token, problem).finally(() => outstanding--),
     );
-    const loaded = await healthWhile(port, () => outstanding === 0);
+    const loaded = await probeWhile(port, token, () => outstanding === 0);
     const answers = await Promise.all(packs);
     const count = (status: number) => answers.filter((a) => a.status === status).length;
-    console.log(
-      `/healthz during ${CONCURRENT_PACKS} packs:   ${latencySummary(loaded.ms)}, non-200: ${loaded.bad}`,
-    );
+    printProbes(`during ${CONCURRENT_PACKS} packs     `, loaded);
     console.log(
       `packs (${(problem.length / 1024).toFixed(0)} KiB each): ${count(200)} × 200, ${count(429)} × 429, ` +
         `${answers.length - count(200) - count(429)} other; status/wall ms ${answers.map((a) => `${a.status}/${a.ms.toFixed(0)}`).join(' ')}`,

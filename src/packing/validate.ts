@@ -175,6 +175,17 @@ function sizeDefects(raw: object): string[] {
         `(root): ${models.length} models × ${instanceTypes.length} instance types is more than ${LIMITS.demandCells} pairs; pack fewer models at a time`,
       );
   }
+  // Demands are a map: zod would check 24,000 entries of one model before counting them.
+  if (Array.isArray(models) && models.length <= LIMITS.models)
+    models.forEach((m: unknown, i) => {
+      const demands = (m as { demands?: unknown } | null)?.demands;
+      if (typeof demands !== 'object' || demands === null || Array.isArray(demands)) return;
+      const count = Object.keys(demands).length;
+      if (count > LIMITS.processors)
+        defects.push(
+          `models[${i}].demands: names ${count} processors, more than the ${LIMITS.processors} allowed`,
+        );
+    });
   return defects;
 }
 

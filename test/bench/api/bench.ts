@@ -3,7 +3,8 @@
  * embedded Temporal server and a real `bin/stowage api` process, then
  *   1. /healthz latency alone, and while 8 maximum-size packs (5,000 models × 200 instance types,
  *      timeLimitMs at the cap) are sent at once: P50/P99/max, and how many packs got 200 and 429;
- *   2. the hostile requests of the hardening probe, each with its status, time and reply size;
+ *   2. the hostile requests of the hardening probe, each with its status, time and reply size, and a
+ *      body sent one byte every 5 s (with and without a token) against the default timeouts;
  * and the API's peak RSS throughout.
  *   npx tsc && node dist/test/bench/api/bench.js
  */
@@ -11,6 +12,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { projectPaths } from '../../../src/config/paths';
@@ -112,6 +114,30 @@ async function probeWhile(port: number, token: string, until: () => boolean, min
 function printProbes(what: string, probes: Probes): void {
   console.log(`${what}: /healthz ${latencySummary(probes.health)}, non-200: ${probes.bad}`);
   console.log(`${' '.repeat(what.length)}  404 route ${latencySummary(probes.loop)}`);
+}
+
+/** A body that promises 1,000 bytes and sends one every 5 s: when does the server hang up, saying what? */
+function slowLoris(port: number, token?: string): Promise<{ status: string; seconds: number }> {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let answer = '';
+    socket.on('data', (c: Buffer) => (answer += c.toString()));
+    socket.on('error', () => undefined);
+    const drip = setInterval(() => socket.write(' '), 5000);
+    socket.on('close', () => {
+      clearInterval(drip);
+      resolve({
+        status: answer.split('\r\n')[0] || '(nothing)',
+        seconds: (performance.now() - started) / 1000,
+      });
+    });
+    socket.write(
+      'POST /v1/pack HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n' +
+        (token ? `Authorization: Bearer ${token}\r\n` : '') +
+        '\r\n{',
+    );
+  });
 }
 
 function rssMiB(pid: number): number {
@@ -223,6 +249,11 @@ async function main(): Promise<void> {
     console.log(
       `6 × the 0.9 MB body at once: statuses ${six.map((a) => a.status).join(' ')}, ` +
         `${six.reduce((s, a) => s + a.bytes, 0)} B sent back in all, slowest ${Math.max(...six.map((a) => a.ms)).toFixed(0)} ms`,
+    );
+    const loris = await Promise.all([slowLoris(port, token), slowLoris(port)]);
+    console.log(
+      `slow body (1 byte / 5 s): with a token "${loris[0].status}" after ${loris[0].seconds.toFixed(1)} s, ` +
+        `without "${loris[1].status}" after ${loris[1].seconds.toFixed(1)} s`,
     );
     console.log(`API peak RSS: ${peakRss.toFixed(0)} MiB`);
   } finally {

@@ -213,8 +213,13 @@ async function main(): Promise<void> {
     headless: true,
     logFile: path.join(state, 'temporal.log'),
   });
+  // A bench cut short (Ctrl-C, a closed pipe) takes its server and its API down with it.
+  process.once('exit', () => server.proc.kill('SIGKILL'));
   const token = randomBytes(32).toString('base64url');
   const { child, port } = await startApi(`127.0.0.1:${temporalPort}`, token);
+  process.once('exit', () => child.kill('SIGKILL'));
+  process.once('SIGINT', () => process.exit(130));
+  process.stdout.on('error', () => process.exit(1));
   let peakRss = 0;
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssMiB(child.pid!))), 50);
   try {

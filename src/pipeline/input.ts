@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { isArtifactKey } from '../artifacts/keys';
 import { ID_PATTERN, ID_RULE } from '../domain/ids';
+import { type Processor, PROCESSORS } from '../domain/task-queues';
 import { issueText } from '../domain/issue-text';
 import { LIMITS, overlongLists } from '../domain/limits';
-import { type Processor, PROCESSORS } from '../domain/task-queues';
 import { DNS_LABEL } from '../kubernetes/names';
 
 /**

@@ -35,6 +35,7 @@ bench: setup
 	@test/bench/packing/run.sh
 	@node dist/test/bench/orchestration/bench.js 3000
 	@test/bench/serving/run.sh
+	@test/bench/api/run.sh
 
 clean:
 	rm -rf dist

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
 import { ConfigError } from '../config/temporal';
+import { MIN_SECRET_LENGTH } from '../domain/issue-text';
 import { ApiProblem } from './problems';
 
 /**
@@ -52,8 +53,8 @@ function digest(token: string): Buffer {
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 /** Printable ASCII without spaces or quotes: safe in a header and in a shell variable. */
-const TOKEN = /^[A-Za-z0-9._~+/=-]{24,512}$/;
-export const TOKEN_RULE = '24 to 512 characters of A-Z a-z 0-9 . _ ~ + / = -';
+const TOKEN = new RegExp(`^[A-Za-z0-9._~+/=-]{${MIN_SECRET_LENGTH},512}$`);
+export const TOKEN_RULE = `${MIN_SECRET_LENGTH} to 512 characters of A-Z a-z 0-9 . _ ~ + / = -`;
 
 /**
  * One token per line: `<name> <scope> <token>`; blank lines and `#` comments are skipped. Problems name

@@ -1,5 +1,7 @@
 import type { FastifyReply } from 'fastify';
 import type { ZodError } from 'zod';
+import { issueText } from '../domain/issue-text';
+import { firstProblems } from '../domain/limits';
 
 /**
  * RFC 9457 problem details, the one error shape of the API. `errors` points into the request body with
@@ -36,6 +38,9 @@ export const PROBLEM_TYPES = {
   uriTooLong: ['uri-too-long', 'URI too long'],
   unsupportedMediaType: ['unsupported-media-type', 'Unsupported media type'],
   tooManyRequests: ['too-many-requests', 'Too many requests'],
+  requestTimeout: ['request-timeout', 'Request timeout'],
+  headersTooLarge: ['headers-too-large', 'Request headers too large'],
+  packingLimit: ['packing-limit', 'The packer ran out of time or memory'],
   unavailable: ['unavailable', 'Service unavailable'],
   internal: ['internal', 'Internal error'],
 } as const satisfies Record<string, readonly [string, string]>;
@@ -54,11 +59,26 @@ const STATUS: Record<ProblemKind, number> = {
   uriTooLong: 414,
   unsupportedMediaType: 415,
   tooManyRequests: 429,
+  requestTimeout: 408,
+  headersTooLarge: 431,
+  packingLimit: 422,
   unavailable: 503,
   internal: 500,
 };
 
-/** Thrown by handlers; the server's error handler turns it into a problem+json response. */
+/** Longest text a reply quotes from one problem: zod messages can quote what the client sent. */
+const MAX_TEXT = 300;
+
+function clip(text: string): string {
+  return text.length <= MAX_TEXT
+    ? text
+    : `${text.slice(0, MAX_TEXT)}… (${text.length - MAX_TEXT} more characters)`;
+}
+
+/**
+ * Thrown by handlers; the server's error handler turns it into a problem+json response. The list of
+ * field errors is capped and each is clipped, so no reply is more than a small multiple of its request.
+ */
 export class ApiProblem extends Error {
   readonly problem: Problem;
 
@@ -71,8 +91,16 @@ export class ApiProblem extends Error {
     super(detail);
     this.name = 'ApiProblem';
     const [slug, title] = PROBLEM_TYPES[kind];
-    this.problem = { type: `urn:stowage:problem:${slug}`, title, status: STATUS[kind], detail };
-    if (errors && errors.length > 0) this.problem.errors = errors;
+    this.problem = { type: `urn:stowage:problem:${slug}`, title, status: STATUS[kind], detail: clip(detail) };
+    if (errors && errors.length > 0)
+      this.problem.errors = firstProblems(errors, (count) => ({
+        pointer: '',
+        detail: `and ${count} more problem(s)`,
+      })).map((e) => ({
+        ...(e.pointer !== undefined ? { pointer: clip(e.pointer) } : {}),
+        ...(e.parameter !== undefined ? { parameter: clip(e.parameter) } : {}),
+        detail: clip(e.detail),
+      }));
   }
 }
 
@@ -88,7 +116,7 @@ export function jsonPointer(path: readonly (string | number)[]): string {
 export function zodFieldErrors(error: ZodError, prefix: readonly (string | number)[] = []): FieldError[] {
   return error.issues.map((issue) => ({
     pointer: jsonPointer([...prefix, ...issue.path]),
-    detail: issue.message,
+    detail: issueText(issue),
   }));
 }
 

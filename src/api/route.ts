@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z, type ZodTypeAny } from 'zod';
 import type { ArtifactStore } from '../artifacts/store';
 import type { Logger } from '../logging';
+import { issueText } from '../domain/issue-text';
 import { authorize, type Caller, type Scope, type TokenSet } from './auth';
 import { ApiProblem, type FieldError, zodFieldErrors } from './problems';
 
@@ -14,8 +15,22 @@ export interface ApiLimits {
   packMaxInstanceTypes: number;
   /** A request's timeLimitMs is capped at this; so is the default. */
   packMaxTimeLimitMs: number;
-  /** Packing calls in flight at once; more get 429. */
+  /** Packs running at once, each in its own thread. */
   packConcurrency: number;
+  /** Packs waiting for a thread; more get 429 with Retry-After. */
+  packQueue: number;
+  /** A pack still running this long past its time limit is stopped (422). */
+  packGraceMs: number;
+  /** V8 heap of one pack thread; a pack that needs more is stopped (422), never the API. */
+  packMaxHeapMiB: number;
+  /** Request line and headers must arrive within this (408). */
+  headersTimeoutMs: number;
+  /** The whole request, body included, must arrive within this (408): no slow-loris body holds a socket. */
+  requestTimeoutMs: number;
+  /** A socket with no traffic either way for this long is closed (longer than any pack waits and runs). */
+  connectionTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveTimeoutMs: number;
 }
 
 export const DEFAULT_LIMITS: ApiLimits = {
@@ -24,6 +39,13 @@ export const DEFAULT_LIMITS: ApiLimits = {
   packMaxInstanceTypes: 200,
   packMaxTimeLimitMs: 10_000,
   packConcurrency: 2,
+  packQueue: 2,
+  packGraceMs: 2000,
+  packMaxHeapMiB: 1024,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  connectionTimeoutMs: 120_000,
+  keepAliveTimeoutMs: 5_000,
 };
 
 /** Everything the API touches comes in here, so tests hand over their own (real) client, store and tokens. */
@@ -70,7 +92,11 @@ export interface ApiRoute<P = unknown, Q = unknown, B = unknown> {
   scope: Scope | 'none';
   params?: z.ZodType<P, z.ZodTypeDef, unknown>;
   query?: z.ZodType<Q, z.ZodTypeDef, unknown>;
-  body?: { schema: ZodTypeAny; required: boolean; parse?: (raw: unknown) => ParseResult<B> };
+  /**
+   * `schema` documents the body; `parse` (default: the schema) validates it. `text`: the handler gets the
+   * JSON text unparsed, to parse and validate off the event loop itself.
+   */
+  body?: { schema: ZodTypeAny; required: boolean; parse?: (raw: unknown) => ParseResult<B>; text?: boolean };
   headers?: Record<string, { schema: ZodTypeAny; description: string }>;
   responses: Record<number, ResponseSpec>;
   handler: (ctx: RouteContext<P, Q, B>) => Promise<unknown>;
@@ -81,14 +107,26 @@ export function defineRoute<P, Q, B>(route: ApiRoute<P, Q, B>): ApiRoute {
   return route as unknown as ApiRoute;
 }
 
+/**
+ * Path and query parameters by their schema. An unknown parameter is never named, in the reply or in the
+ * log line of the refusal: a client that puts its token in the URL puts it there as a name as often as
+ * a value. Known parameters are named; their values are not repeated either.
+ */
 function parseWith<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, raw: unknown, where: string): T {
   const parsed = schema.safeParse(raw ?? {});
   if (parsed.success) return parsed.data;
-  const errors = parsed.error.issues.map((issue) => ({
-    parameter: issue.path.length > 0 ? String(issue.path[0]) : where,
-    detail: issue.message,
-  }));
-  throw new ApiProblem('badRequest', `invalid ${where} ${errors[0].parameter}: ${errors[0].detail}`, errors);
+  const known = schema instanceof z.ZodObject ? Object.keys(schema.shape as object) : [];
+  const errors: FieldError[] = parsed.error.issues.map((issue) =>
+    issue.code === 'unrecognized_keys'
+      ? { detail: `unknown ${where}(s); this route takes ${known.length > 0 ? known.join(', ') : 'none'}` }
+      : { parameter: issue.path.length > 0 ? String(issue.path[0]) : where, detail: issueText(issue) },
+  );
+  const first = errors[0];
+  throw new ApiProblem(
+    'badRequest',
+    first.parameter ? `invalid ${where} ${first.parameter}: ${first.detail}` : first.detail,
+    errors,
+  );
 }
 
 function parseBody(route: ApiRoute, request: FastifyRequest): unknown {
@@ -106,6 +144,7 @@ function parseBody(route: ApiRoute, request: FastifyRequest): unknown {
     if (spec.required) throw new ApiProblem('badRequest', 'a JSON request body is required');
     return undefined;
   }
+  if (spec.text) return raw;
   if (spec.parse) {
     const parsed = spec.parse(raw);
     if (!parsed.ok) throw new ApiProblem('validation', 'the request body does not validate', parsed.errors);
@@ -123,6 +162,8 @@ declare module 'fastify' {
   }
   interface FastifyContextConfig {
     scope?: Scope | 'none';
+    /** The route parses its JSON body itself (off the event loop). */
+    jsonText?: boolean;
   }
 }
 
@@ -149,7 +190,7 @@ export function registerRoutes(
     app.route({
       method: route.method,
       url: route.url,
-      config: { scope: route.scope },
+      config: { scope: route.scope, jsonText: route.body?.text === true },
       handler: async (request, reply) => {
         const params = route.params ? parseWith(route.params, request.params, 'path parameter') : {};
         const query = route.query ? parseWith(route.query, request.query, 'query parameter') : {};

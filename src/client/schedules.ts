@@ -9,11 +9,12 @@ import { z } from 'zod';
 import { isArtifactKey } from '../artifacts/keys';
 import { ConfigError } from '../config/temporal';
 import { ID_PATTERN, ID_RULE } from '../domain/ids';
+import { LIMITS } from '../domain/limits';
 import { RepackInputSchema } from '../domain/repack';
 import { StowageRuntime } from '../domain/search-attributes';
 import { STOWAGE_TASK_QUEUE } from '../domain/task-queues';
 import { DEFAULT_INVENTORY_KEY } from '../inventory';
-import { describeProblems, PipelineInputSchema } from '../pipeline/input';
+import { describeProblems, overlongListProblems, PipelineInputSchema } from '../pipeline/input';
 
 export { DEFAULT_INVENTORY_KEY };
 
@@ -28,8 +29,7 @@ const repack = RepackInputSchema.shape;
 
 const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 const DURATION = /^([1-9][0-9]{0,5})(s|m|h|d)$/;
-/** A year: a schedule slower than that is a typo, not a plan. */
-const MAX_INTERVAL_MS = 366 * UNIT_MS.d;
+const MAX_INTERVAL_MS = LIMITS.scheduleIntervalMs;
 
 /** "30s", "5m", "6h", "1d" → milliseconds; undefined for anything else. */
 export function parseDuration(text: string): number | undefined {
@@ -70,7 +70,7 @@ export const RepackScheduleSpecSchema = z
     /** The fleet the runs keep current (fleet/<name>/current.json); default: the repack workflow's own. */
     name: z.string().regex(ID_PATTERN, `must be ${ID_RULE}`).optional(),
     minSavingsFraction: z.number().min(0).max(1).optional(),
-    maxMoves: z.number().int().min(0).max(1_000_000).optional(),
+    maxMoves: repack.maxMoves,
     /** How late a missed run (server down) may still start; the server refuses less than 10 s. */
     catchupWindow: duration(10_000).default('10m'),
     paused: z.boolean().optional(),
@@ -139,6 +139,8 @@ export function parseRepackScheduleSpec(raw: unknown): RepackScheduleSpec {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new ScheduleSpecError(['/: a schedule must be one JSON object']);
   }
+  const overlong = overlongListProblems(raw);
+  if (overlong.length > 0) throw new ScheduleSpecError(overlong);
   const parsed = RepackScheduleSpecSchema.safeParse(raw);
   if (!parsed.success) throw new ScheduleSpecError(describeProblems(parsed.error));
   return parsed.data;

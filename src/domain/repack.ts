@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { isArtifactKey } from '../artifacts/keys';
-import { describeProblems, PipelineInputSchema } from '../pipeline/input';
+import { describeProblems, overlongListProblems, PipelineInputSchema } from '../pipeline/input';
 import { ID_PATTERN, ID_RULE } from './ids';
+import { LIMITS } from './limits';
 import type { Processor } from './task-queues';
 
 /**
@@ -26,7 +27,7 @@ export const RepackInputSchema = z
     /** Roll out for savings only when the new placement is at least this share cheaper. */
     minSavingsFraction: z.number().min(0).max(1).default(DEFAULT_MIN_SAVINGS_FRACTION),
     /** At most this many already-placed models change device (the packer's stable mode). */
-    maxMoves: z.number().int().min(0).max(1_000_000).optional(),
+    maxMoves: z.number().int().min(0).max(LIMITS.models).optional(),
     runtime: shape.runtime,
     catalog: shape.catalog,
     limits: shape.limits,
@@ -47,6 +48,8 @@ export function parseRepackInput(raw: unknown): ParsedRepackInput {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     return { ok: false, problems: ['/: the repack input must be one JSON object'] };
   }
+  const overlong = overlongListProblems(raw);
+  if (overlong.length > 0) return { ok: false, problems: overlong };
   const parsed = RepackInputSchema.safeParse(raw);
   const problems = parsed.success ? [] : describeProblems(parsed.error);
   const { catalog, processors } = raw as { catalog?: unknown; processors?: unknown };

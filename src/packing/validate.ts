@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { LIMITS, overlongLists } from '../domain/limits';
 import { typeKey, type PackingProblem } from './types';
 
 /** Thrown for input the packer must refuse; `defects` lists every problem with its path. */
@@ -21,21 +22,30 @@ const count = (min: number) =>
     .number({ invalid_type_error: `must be an integer ≥ ${min}` })
     .int(`must be an integer ≥ ${min}`)
     .min(min, `must be an integer ≥ ${min}`);
-const name = z.string({ invalid_type_error: 'must be a string' }).min(1, 'must not be empty');
+const name = z
+  .string({ invalid_type_error: 'must be a string' })
+  .min(1, 'must not be empty')
+  .max(LIMITS.nameLength, `must be at most ${LIMITS.nameLength} characters`);
+const atMost = (max: number) => `must be at most ${max}`;
+const memory = nonNegative.max(LIMITS.memoryGiB, atMost(LIMITS.memoryGiB));
+const compute = nonNegative.max(LIMITS.compute, atMost(LIMITS.compute));
 
-const DemandSchema = z
-  .object({ memoryGiB: nonNegative, compute: nonNegative, hostMemoryGiB: nonNegative.optional() })
-  .strict();
+const DemandSchema = z.object({ memoryGiB: memory, compute, hostMemoryGiB: memory.optional() }).strict();
 
 const InstanceTypeSchema = z
   .object({
     name,
     processor: name,
-    pricePerHour: positive,
-    devices: count(1),
-    device: z.object({ memoryGiB: positive, compute: positive }).strict(),
-    hostMemoryGiB: positive.optional(),
-    available: count(0).optional(),
+    pricePerHour: positive.max(LIMITS.pricePerHour, atMost(LIMITS.pricePerHour)),
+    devices: count(1).max(LIMITS.devicesPerType, atMost(LIMITS.devicesPerType)),
+    device: z
+      .object({
+        memoryGiB: positive.max(LIMITS.memoryGiB, atMost(LIMITS.memoryGiB)),
+        compute: positive.max(LIMITS.compute, atMost(LIMITS.compute)),
+      })
+      .strict(),
+    hostMemoryGiB: positive.max(LIMITS.memoryGiB, atMost(LIMITS.memoryGiB)).optional(),
+    available: count(0).max(LIMITS.available, atMost(LIMITS.available)).optional(),
     market: z.enum(['on-demand', 'spot'], { message: 'must be "on-demand" or "spot"' }).optional(),
   })
   .strict();
@@ -45,34 +55,59 @@ const ModelSchema = z
     id: name,
     demands: z
       .record(name, DemandSchema)
-      .refine((d) => Object.keys(d).length > 0, 'must name at least one processor'),
+      .refine((d) => Object.keys(d).length > 0, 'must name at least one processor')
+      .refine(
+        (d) => Object.keys(d).length <= LIMITS.processors,
+        `must name at most ${LIMITS.processors} processors`,
+      ),
   })
   .strict();
 
 const PlacementSchema = z.object({
   costPerHour: z.number().optional(),
   lowerBoundPerHour: z.number().optional(),
-  instances: z.array(
-    z
-      .object({ type: name, market: z.literal('spot').optional(), devices: z.array(z.array(name)) })
-      .passthrough(),
-  ),
-  unplaced: z.array(z.object({ id: z.string(), reason: z.string() }).passthrough()).optional(),
+  instances: z
+    .array(
+      z
+        .object({
+          type: name,
+          market: z.literal('spot').optional(),
+          devices: z.array(z.array(name).max(LIMITS.models)).max(LIMITS.devicesPerType),
+        })
+        .passthrough(),
+    )
+    .max(LIMITS.models),
+  unplaced: z
+    .array(z.object({ id: z.string(), reason: z.string() }).passthrough())
+    .max(LIMITS.models)
+    .optional(),
   moves: z.number().optional(),
   stats: z.unknown().optional(),
 });
 
 export const PackingProblemSchema = z
   .object({
-    instanceTypes: z.array(InstanceTypeSchema).min(1, 'the instance type list is empty'),
-    models: z.array(ModelSchema).min(1, 'the model list is empty'),
+    instanceTypes: z
+      .array(InstanceTypeSchema)
+      .min(1, 'the instance type list is empty')
+      .max(LIMITS.instanceTypes, `must hold at most ${LIMITS.instanceTypes} instance types`)
+      .refine(
+        (types) => new Set(types.map((t) => t.processor)).size <= LIMITS.processors,
+        `must use at most ${LIMITS.processors} distinct processors`,
+      ),
+    models: z
+      .array(ModelSchema)
+      .min(1, 'the model list is empty')
+      .max(LIMITS.models, `must hold at most ${LIMITS.models} models`),
     limits: z
       .object({ memoryFraction: fraction.optional(), computeFraction: fraction.optional() })
       .strict()
       .optional(),
     previous: PlacementSchema.optional(),
-    maxMoves: count(0).optional(),
-    timeLimitMs: count(1).max(3_600_000, 'must be at most 3600000 (one hour)').optional(),
+    maxMoves: count(0).max(LIMITS.models, atMost(LIMITS.models)).optional(),
+    timeLimitMs: count(1)
+      .max(LIMITS.timeLimitMs, `must be at most ${LIMITS.timeLimitMs} (one hour)`)
+      .optional(),
     maxSpotFraction: size('in [0, 1]').min(0, 'must be in [0, 1]').max(1, 'must be in [0, 1]').optional(),
   })
   .strict();
@@ -124,6 +159,36 @@ function semanticDefects(problem: PackingProblem): string[] {
   return defects;
 }
 
+/** Lengths first: a list beyond its bound is refused in one line, before its entries are checked. */
+function sizeDefects(raw: object): string[] {
+  const defects = overlongLists(raw, [
+    { path: ['instanceTypes'], max: LIMITS.instanceTypes },
+    { path: ['models'], max: LIMITS.models },
+    { path: ['previous', 'instances'], max: LIMITS.models },
+    { path: ['previous', 'unplaced'], max: LIMITS.models },
+  ]).map((l) => `${l.path.join('.')}: holds ${l.length} entries, more than the ${l.max} allowed`);
+  const { models, instanceTypes } = raw as { models?: unknown; instanceTypes?: unknown };
+  if (defects.length === 0 && Array.isArray(models) && Array.isArray(instanceTypes)) {
+    const cells = models.length * instanceTypes.length;
+    if (cells > LIMITS.demandCells)
+      defects.push(
+        `(root): ${models.length} models × ${instanceTypes.length} instance types is more than ${LIMITS.demandCells} pairs; pack fewer models at a time`,
+      );
+  }
+  // Demands are a map: zod would check 24,000 entries of one model before counting them.
+  if (Array.isArray(models) && models.length <= LIMITS.models)
+    models.forEach((m: unknown, i) => {
+      const demands = (m as { demands?: unknown } | null)?.demands;
+      if (typeof demands !== 'object' || demands === null || Array.isArray(demands)) return;
+      const count = Object.keys(demands).length;
+      if (count > LIMITS.processors)
+        defects.push(
+          `models[${i}].demands: names ${count} processors, more than the ${LIMITS.processors} allowed`,
+        );
+    });
+  return defects;
+}
+
 export type ValidationResult = { ok: true; problem: PackingProblem } | { ok: false; defects: string[] };
 
 /** Every defect of the input, each with the path of the offending field; structural ones first. */
@@ -131,6 +196,8 @@ export function validatePackingProblem(raw: unknown): ValidationResult {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     return { ok: false, defects: ['(root): a packing problem must be one JSON object'] };
   }
+  const sizes = sizeDefects(raw);
+  if (sizes.length > 0) return { ok: false, defects: sizes };
   const parsed = PackingProblemSchema.safeParse(raw);
   if (!parsed.success) {
     return { ok: false, defects: parsed.error.issues.map((i) => `${pathOf(i.path)}: ${i.message}`) };

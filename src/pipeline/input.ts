@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { isArtifactKey } from '../artifacts/keys';
 import { ID_PATTERN, ID_RULE, safeText } from '../domain/ids';
 import { type Processor, PROCESSORS } from '../domain/task-queues';
+import { issueText } from '../domain/issue-text';
+import { LIMITS, overlongLists } from '../domain/limits';
 import { DNS_LABEL } from '../kubernetes/names';
 
 /**
@@ -11,8 +13,8 @@ import { DNS_LABEL } from '../kubernetes/names';
  */
 
 /** Inline lists beyond this go by manifest reference: the 2 MB payload cap would refuse them anyway. */
-export const MAX_INLINE_MODELS = 10_000;
-export const MAX_MODELS = 100_000;
+export const MAX_INLINE_MODELS = LIMITS.inlineModels;
+export const MAX_MODELS = LIMITS.models;
 
 const id = z.string().regex(ID_PATTERN, `must be ${ID_RULE}`);
 const positive = z.number().finite().positive();
@@ -40,11 +42,13 @@ export const InstanceTypeSchema = z
   .object({
     name: z.string().regex(/^[a-z0-9][a-z0-9.-]{0,62}$/, 'must be an instance type name like inf1.6xlarge'),
     processor: z.enum(PROCESSORS),
-    pricePerHour: positive,
-    devices: z.number().int().min(1),
-    device: z.object({ memoryGiB: positive, compute: positive }).strict(),
-    hostMemoryGiB: positive.optional(),
-    available: z.number().int().min(0).optional(),
+    pricePerHour: positive.max(LIMITS.pricePerHour),
+    devices: z.number().int().min(1).max(LIMITS.devicesPerType),
+    device: z
+      .object({ memoryGiB: positive.max(LIMITS.memoryGiB), compute: positive.max(LIMITS.compute) })
+      .strict(),
+    hostMemoryGiB: positive.max(LIMITS.memoryGiB).optional(),
+    available: z.number().int().min(0).max(LIMITS.available).optional(),
   })
   .strict();
 
@@ -91,7 +95,8 @@ export const KubernetesSettingsSchema = z
           })
           .strict(),
       )
-      .min(1, 'map at least one node group to an instance type'),
+      .min(1, 'map at least one node group to an instance type')
+      .max(LIMITS.instanceTypes),
     maxUnavailable: z.number().int().min(1).max(1000).default(1),
     progressDeadlineSeconds: z.number().int().min(10).max(3600).default(600),
     artifactsRoot: z
@@ -133,10 +138,10 @@ export const PipelineInputSchema = z
         })
         .strict(),
     ]),
-    processors: z.array(z.enum(PROCESSORS)).min(1).default(['cpu']),
+    processors: z.array(z.enum(PROCESSORS)).min(1).max(PROCESSORS.length).default(['cpu']),
     trace: TraceOptionsSchema.default({}),
     /** Instance types to pack onto; default: the runtime's own catalog. */
-    catalog: z.array(InstanceTypeSchema).min(1).optional(),
+    catalog: z.array(InstanceTypeSchema).min(1).max(LIMITS.instanceTypes).optional(),
     limits: z
       .object({
         memoryFraction: z.number().gt(0).max(1).optional(),
@@ -145,12 +150,12 @@ export const PipelineInputSchema = z
       .strict()
       .default({}),
     /** Requests per second each model is expected to take: turns measured throughput into compute demand. */
-    expectedRatePerModel: positive.default(1),
+    expectedRatePerModel: positive.max(LIMITS.requestsPerSecond).default(1),
     runtime: z.enum(['local', 'kubernetes']).default('local'),
     kubernetes: KubernetesSettingsSchema.optional(),
     loadTest: z
       .object({
-        sloP90Ms: positive.default(100),
+        sloP90Ms: positive.max(LIMITS.latencyMs).default(100),
         maxErrorRate: z.number().min(0).max(1).default(0.001),
         maxSteps: z.number().int().min(1).max(20).default(8),
         stepSeconds: z.number().int().min(1).max(600).default(10),
@@ -207,7 +212,7 @@ export function describeProblems(error: z.ZodError): string[] {
       if (meant) return describeProblems(meant);
       return [`/${issue.path.join('/')}: must be a list of models or { "manifest": "<artifact URI>" }`];
     }
-    return [`/${issue.path.join('/')}: ${issue.message}`];
+    return [`/${issue.path.join('/')}: ${issueText(issue)}`];
   });
 }
 
@@ -227,12 +232,23 @@ export function parsePipelineInput(raw: unknown): ParsedPipelineInput {
       ],
     };
   }
+  const overlong = overlongListProblems(raw);
+  if (overlong.length > 0) return { ok: false, problems: overlong };
   const parsed = PipelineInputSchema.safeParse(raw);
   const problems = [
     ...(parsed.success ? [] : describeProblems(parsed.error)),
     ...crossFieldProblems(raw as Record<string, unknown>),
   ];
   return parsed.success && problems.length === 0 ? { ok: true, input: parsed.data } : { ok: false, problems };
+}
+
+/** The lists of a pipeline or repack input, by their bounds, before their entries are checked. */
+export function overlongListProblems(raw: object): string[] {
+  return overlongLists(raw, [
+    { path: ['catalog'], max: LIMITS.instanceTypes },
+    { path: ['processors'], max: PROCESSORS.length },
+    { path: ['kubernetes', 'nodeGroups'], max: LIMITS.instanceTypes },
+  ]).map((l) => `/${l.path.join('/')}: holds ${l.length} entries, more than the ${l.max} allowed`);
 }
 
 /**

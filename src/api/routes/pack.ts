@@ -1,9 +1,8 @@
 import { z } from 'zod';
-import { defaultTimeLimitMs, pack, PackingInputError, validatePackingProblem } from '../../packing';
 import { PackingProblemSchema } from '../../packing/validate';
-import { ApiProblem, fieldErrorsFromDottedLines, type FieldError } from '../problems';
+import { PackerBusyError, PackingLimitError, type PackPool } from '../packer/pool';
+import { ApiProblem, fieldErrorsFromDottedLines } from '../problems';
 import { defineRoute, type ApiLimits, type ApiRoute } from '../route';
-import type { PackingProblem } from '../../packing';
 
 const PlacementSchema = z.object({
   costPerHour: z.number(),
@@ -16,34 +15,18 @@ const PlacementSchema = z.object({
 
 const problem = { description: 'problem details', contentType: 'application/problem+json' };
 
-/** Size first: a list beyond the bound is refused in one line instead of being checked entry by entry. */
-function parseProblem(raw: unknown, limits: ApiLimits) {
-  const errors: FieldError[] = [];
-  if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
-    const { models, instanceTypes } = raw as { models?: unknown; instanceTypes?: unknown };
-    if (Array.isArray(models) && models.length > limits.packMaxModels)
-      errors.push({
-        pointer: '/models',
-        detail: `${models.length} models is more than this endpoint packs synchronously (${limits.packMaxModels}); use \`stowage pack\` or a pipeline`,
-      });
-    if (Array.isArray(instanceTypes) && instanceTypes.length > limits.packMaxInstanceTypes)
-      errors.push({
-        pointer: '/instanceTypes',
-        detail: `${instanceTypes.length} instance types is more than ${limits.packMaxInstanceTypes}`,
-      });
-  }
-  if (errors.length > 0) return { ok: false as const, errors };
-  const valid = validatePackingProblem(raw);
-  return valid.ok
-    ? { ok: true as const, value: valid.problem }
-    : { ok: false as const, errors: fieldErrorsFromDottedLines(valid.defects) };
-}
-
-/** A factory: the count of packing calls in flight belongs to one server. */
-export function packRoutes(limits: ApiLimits): ApiRoute[] {
-  let inFlight = 0;
+/**
+ * The body travels to a pack thread as JSON text: parsing, validation and packing all happen there, so
+ * a pack, valid or not, holds one of the pool's places from the first byte of work to the last.
+ */
+export function packRoutes(limits: ApiLimits, pool: PackPool): ApiRoute[] {
+  const jobLimits = {
+    maxModels: limits.packMaxModels,
+    maxInstanceTypes: limits.packMaxInstanceTypes,
+    maxTimeLimitMs: limits.packMaxTimeLimitMs,
+  };
   return [
-    defineRoute<unknown, unknown, PackingProblem>({
+    defineRoute<unknown, unknown, string>({
       method: 'POST',
       url: '/v1/pack',
       operationId: 'pack',
@@ -51,10 +34,12 @@ export function packRoutes(limits: ApiLimits): ApiRoute[] {
       description:
         `At most ${limits.packMaxModels} models and ${limits.packMaxInstanceTypes} instance types; ` +
         `timeLimitMs is capped at ${limits.packMaxTimeLimitMs} ms (the Stowage-Time-Limit-Ms response ` +
-        `header says what was used); ${limits.packConcurrency} call(s) at once, more get 429.`,
+        `header says what was used) and enforced: a pack still running ${limits.packGraceMs} ms past it ` +
+        `is stopped (422 packing-limit). ${limits.packConcurrency} pack(s) run at once in their own ` +
+        `threads and ${limits.packQueue} wait; more get 429 with Retry-After.`,
       tags: ['packing'],
       scope: 'read',
-      body: { schema: PackingProblemSchema, required: true, parse: (raw) => parseProblem(raw, limits) },
+      body: { schema: PackingProblemSchema, required: true, text: true },
       responses: {
         200: { description: 'the placement', schema: PlacementSchema },
         400: problem,
@@ -66,26 +51,21 @@ export function packRoutes(limits: ApiLimits): ApiRoute[] {
         429: problem,
       },
       handler: async ({ body, reply }) => {
-        if (inFlight >= limits.packConcurrency) {
-          throw new ApiProblem('tooManyRequests', 'the packer is busy; retry shortly', undefined, {
-            'Retry-After': '2',
-          });
-        }
-        const timeLimitMs = Math.min(
-          body.timeLimitMs ?? defaultTimeLimitMs(body.models.length),
-          limits.packMaxTimeLimitMs,
-        );
-        inFlight++;
         try {
-          const placement = await pack({ ...body, timeLimitMs });
-          reply.header('Stowage-Time-Limit-Ms', String(timeLimitMs));
-          return placement;
+          const outcome = await pool.pack(body, jobLimits);
+          if (!outcome.ok) {
+            if (outcome.kind === 'badRequest') throw new ApiProblem('badRequest', outcome.detail);
+            throw new ApiProblem('validation', outcome.detail, fieldErrorsFromDottedLines(outcome.defects));
+          }
+          reply.header('Stowage-Time-Limit-Ms', String(outcome.timeLimitMs));
+          return reply.type('application/json; charset=utf-8').send(outcome.placementJson);
         } catch (err) {
-          if (err instanceof PackingInputError)
-            throw new ApiProblem('validation', err.message, fieldErrorsFromDottedLines(err.defects));
+          if (err instanceof PackerBusyError)
+            throw new ApiProblem('tooManyRequests', 'the packer is busy; retry shortly', undefined, {
+              'Retry-After': String(err.retryAfterSeconds),
+            });
+          if (err instanceof PackingLimitError) throw new ApiProblem('packingLimit', err.message);
           throw err;
-        } finally {
-          inFlight--;
         }
       },
     }),

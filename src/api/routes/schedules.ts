@@ -9,11 +9,12 @@ import {
   ScheduleExistsError,
   ScheduleNotFoundError,
   ScheduleSpecError,
+  parseRepackScheduleSpec,
   triggerSchedule,
   unpauseSchedule,
 } from '../../client/schedules';
 import { ID_PATTERN, ID_RULE } from '../../domain/ids';
-import { ApiProblem, fieldErrorsFromProblemLines, zodFieldErrors } from '../problems';
+import { ApiProblem, fieldErrorsFromProblemLines } from '../problems';
 import { defineRoute, type ApiRoute } from '../route';
 
 const ScheduleIdParams = z.object({ id: z.string().regex(ID_PATTERN, `must be ${ID_RULE}`) }).strict();
@@ -90,12 +91,13 @@ export const scheduleRoutes: ApiRoute[] = [
       schema: RepackScheduleSpecSchema,
       required: true,
       parse: (raw) => {
-        if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
-          return { ok: false, errors: [{ pointer: '', detail: 'a schedule must be one JSON object' }] };
-        const parsed = RepackScheduleSpecSchema.safeParse(raw);
-        return parsed.success
-          ? { ok: true, value: parsed.data }
-          : { ok: false, errors: zodFieldErrors(parsed.error) };
+        try {
+          return { ok: true, value: parseRepackScheduleSpec(raw) };
+        } catch (err) {
+          if (err instanceof ScheduleSpecError)
+            return { ok: false, errors: fieldErrorsFromProblemLines(err.problems) };
+          throw err;
+        }
       },
     },
     responses: {

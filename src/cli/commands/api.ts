@@ -6,6 +6,7 @@ import { DEFAULT_LIMITS } from '../../api/route';
 import { openArtifactStore } from '../../artifacts/store';
 import { projectPaths } from '../../config/paths';
 import { ConfigError } from '../../config/temporal';
+import { LIMITS } from '../../domain/limits';
 import { createLogger } from '../../logging';
 import { connectClient } from '../../temporal/connect';
 import { addTemporalFlags, temporalOptionsFromFlags, type TemporalFlags } from '../temporal-flags';
@@ -20,16 +21,19 @@ interface ApiFlags extends TemporalFlags {
   bodyLimit: number;
   packMaxModels: number;
   packTimeLimitMs: number;
+  packConcurrency: number;
+  packQueue: number;
   artifacts?: string;
   json?: boolean;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
-function positiveInt(what: string) {
+function boundedInt(what: string, min: number, max: number) {
   return (v: string) => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`${what} must be a positive integer, got "${v}"`);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new Error(`${what} must be an integer from ${min} to ${max}, got "${v}"`);
     return n;
   };
 }
@@ -69,17 +73,27 @@ export function apiCommand(): Command {
     .addOption(
       new Option('--body-limit <bytes>', 'largest request body')
         .default(DEFAULT_LIMITS.bodyLimitBytes)
-        .argParser(positiveInt('--body-limit')),
+        .argParser(boundedInt('--body-limit', 1, 64 * 1024 * 1024)),
     )
     .addOption(
       new Option('--pack-max-models <n>', 'most models POST /v1/pack accepts')
         .default(DEFAULT_LIMITS.packMaxModels)
-        .argParser(positiveInt('--pack-max-models')),
+        .argParser(boundedInt('--pack-max-models', 1, LIMITS.models)),
     )
     .addOption(
       new Option('--pack-time-limit-ms <ms>', 'cap on the packing time of POST /v1/pack')
         .default(DEFAULT_LIMITS.packMaxTimeLimitMs)
-        .argParser(positiveInt('--pack-time-limit-ms')),
+        .argParser(boundedInt('--pack-time-limit-ms', 1, LIMITS.timeLimitMs)),
+    )
+    .addOption(
+      new Option('--pack-concurrency <n>', 'packs POST /v1/pack runs at once, one thread each')
+        .default(DEFAULT_LIMITS.packConcurrency)
+        .argParser(boundedInt('--pack-concurrency', 1, 64)),
+    )
+    .addOption(
+      new Option('--pack-queue <n>', 'packs that wait for a thread; more get 429')
+        .default(DEFAULT_LIMITS.packQueue)
+        .argParser(boundedInt('--pack-queue', 0, 1000)),
     )
     .option(
       '--artifacts <root>',
@@ -116,6 +130,8 @@ export function apiCommand(): Command {
           bodyLimitBytes: flags.bodyLimit,
           packMaxModels: flags.packMaxModels,
           packMaxTimeLimitMs: flags.packTimeLimitMs,
+          packConcurrency: flags.packConcurrency,
+          packQueue: flags.packQueue,
         },
       });
       try {

@@ -103,6 +103,7 @@ const pad = (s: string, w: number) => s.padEnd(w);
 
 interface Row {
   family: string;
+  /** The size the family was drawn at (structured instances land near it). */
   n: number;
   bound: number;
   cost: number;
@@ -128,6 +129,7 @@ async function measure(
   problem: PackingProblem,
   seed: number,
   optimum?: number,
+  size = problem.models.length,
 ): Promise<Row> {
   const n = problem.models.length;
   const budget = defaultTimeLimitMs(n);
@@ -137,7 +139,7 @@ async function measure(
   const base = greedy(problem);
   const row: Row = {
     family,
-    n,
+    n: size,
     bound: placement.lowerBoundPerHour,
     cost: placement.costPerHour,
     ms: placement.stats.elapsedMs,
@@ -202,7 +204,7 @@ async function family(
   for (const n of sizes) {
     for (let seed = 1; seed <= seeds; seed++) {
       const { problem, optimum } = make(n, seed);
-      await measure(name, problem, seed, optimum);
+      await measure(name, problem, seed, optimum, n);
     }
     printGroup(name, n);
   }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { safeText } from '../domain/ids';
 import { LIMITS, overlongLists } from '../domain/limits';
 import { typeKey, type PackingProblem } from './types';
 
@@ -22,10 +23,13 @@ const count = (min: number) =>
     .number({ invalid_type_error: `must be an integer ≥ ${min}` })
     .int(`must be an integer ≥ ${min}`)
     .min(min, `must be an integer ≥ ${min}`);
-const name = z
-  .string({ invalid_type_error: 'must be a string' })
-  .min(1, 'must not be empty')
-  .max(LIMITS.nameLength, `must be at most ${LIMITS.nameLength} characters`);
+// Ids and names reach logs, terminals and reports: no control or bidi characters.
+const name = safeText(
+  z
+    .string({ invalid_type_error: 'must be a string' })
+    .min(1, 'must not be empty')
+    .max(LIMITS.nameLength, `must be at most ${LIMITS.nameLength} characters`),
+);
 const atMost = (max: number) => `must be at most ${max}`;
 const memory = nonNegative.max(LIMITS.memoryGiB, atMost(LIMITS.memoryGiB));
 const compute = nonNegative.max(LIMITS.compute, atMost(LIMITS.compute));

@@ -81,3 +81,26 @@ describe('packing problem validation', () => {
     );
   });
 });
+
+describe('packing input: names', () => {
+  it('refuses control and bidi characters in ids, type names and processors, naming the code point', () => {
+    const problem = {
+      instanceTypes: [
+        {
+          name: 'c5\u202Exl',
+          processor: 'cpu',
+          pricePerHour: 1,
+          devices: 1,
+          device: { memoryGiB: 1, compute: 1 },
+        },
+      ],
+      models: [{ id: 'm\u001b[2J', demands: { cpu: { memoryGiB: 0.5, compute: 0.5 } } }],
+    };
+    const result = validatePackingProblem(problem);
+    assert.equal(result.ok, false);
+    const text = result.ok ? '' : result.defects.join('\n');
+    assert.match(text, /instanceTypes\[0\]\.name: U\+202E/);
+    assert.match(text, /models\[0\]\.id: U\+001B/);
+    assert.ok(!text.includes('\u202E') && !text.includes('\u001b'), text);
+  });
+});

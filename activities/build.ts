@@ -3,6 +3,7 @@ import { promisify } from 'node:util';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { ProjectPaths } from '../src/config/paths';
 import type { Processor } from '../src/domain/task-queues';
+import { heartbeating } from './heartbeat';
 
 export interface PrepareRuntimeInput {
   runtime: 'local';
@@ -33,10 +34,15 @@ export function createBuildActivities(paths: ProjectPaths) {
     async prepareRuntime(input: PrepareRuntimeInput): Promise<ServingEnvironment[]> {
       let stdout: string;
       try {
-        ({ stdout } = await promisify(execFile)(paths.python, ['-c', PROBE], {
-          cwd: paths.pythonTracer,
-          timeout: 120_000,
-        }));
+        // Importing torch takes seconds on a busy host: heartbeat meanwhile, so a lost worker shows at once.
+        ({ stdout } = await heartbeating(
+          () =>
+            promisify(execFile)(paths.python, ['-c', PROBE], {
+              cwd: paths.pythonTracer,
+              timeout: 120_000,
+            }),
+          { phase: 'probe' },
+        ));
       } catch (err) {
         throw ApplicationFailure.nonRetryable(
           `the local serving environment (${paths.python}) cannot import the model server's dependencies: ` +

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import os from 'node:os';
-import { ApplicationFailure, heartbeat } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/activity';
 import type { ArtifactStore } from '../src/artifacts/store';
 import { artifactKeys } from '../src/artifacts/keys';
 import { localInstanceType } from '../src/domain/local-catalog';
@@ -8,6 +8,7 @@ import type { PackStageInput, PackStageResult, TraceBatchRecord } from '../src/d
 import type { Processor } from '../src/domain/task-queues';
 import { pack, PackingInputError, type PackingProblem, type Placement } from '../src/packing';
 import { describeProblems, ModelManifestSchema, type ModelSpec } from '../src/pipeline/input';
+import { heartbeating } from './heartbeat';
 
 /** Stage records and the pack stage of the `pipeline` workflow. */
 export function createPipelineActivities(artifacts: ArtifactStore) {
@@ -73,9 +74,8 @@ export function createPipelineActivities(artifacts: ArtifactStore) {
       if (cached) {
         placement = await artifacts.readJson<Placement>(placementKey);
       } else {
-        heartbeat({ models: problem.models.length });
         try {
-          placement = await pack(problem);
+          placement = await heartbeating(() => pack(problem), { models: problem.models.length });
         } catch (err) {
           if (err instanceof PackingInputError)
             throw ApplicationFailure.nonRetryable(err.message, 'InvalidInput');

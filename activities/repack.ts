@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import os from 'node:os';
-import { ApplicationFailure, heartbeat } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/activity';
 import type { ArtifactStore } from '../src/artifacts/store';
 import { artifactKeys, assertArtifactKey } from '../src/artifacts/keys';
 import { localInstanceType } from '../src/domain/local-catalog';
@@ -20,6 +20,7 @@ import { InventoryError, readInventory } from '../src/inventory';
 import { pack, PackingInputError, type PackingProblem, type Placement } from '../src/packing';
 import { type ModelSpec, traceOptionsFor } from '../src/pipeline/input';
 import { isServerAlive } from './load/servers';
+import { heartbeating } from './heartbeat';
 
 /**
  * The `repack` workflow's records: the inventory snapshot, the fleet state (fleet/<name>/current.json),
@@ -225,9 +226,8 @@ export function createRepackActivities(artifacts: ArtifactStore) {
         throw ApplicationFailure.nonRetryable('no model of the inventory could be traced', 'TraceFailed');
       }
       let placement: Placement;
-      heartbeat({ models: problem.models.length });
       try {
-        placement = await pack(problem);
+        placement = await heartbeating(() => pack(problem), { models: problem.models.length });
       } catch (err) {
         if (err instanceof PackingInputError) throw invalid(err.message);
         throw err;

@@ -1,4 +1,10 @@
-import { ApplicationFailure, CancellationScope, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  proxyActivities,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import { kneeOf, nextStep, verdict } from '../src/domain/knee';
 import {
@@ -9,6 +15,7 @@ import {
   type StepResult,
   type ValidLoadSweepInput,
 } from '../src/domain/load-sweep';
+import { HEARTBEAT_TIMEOUT } from './heartbeat';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -22,16 +29,35 @@ const quick = proxyActivities<Activities>({
 // Loading models takes a while; the activity reuses a retried run's servers when they are ready.
 const servers = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
   retry: { initialInterval: '2 seconds', maximumAttempts: 2, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 
-// k6 activities heartbeat every 2 s: a lost worker is noticed in 15 s and the whole step re-run (an
+// k6 activities heartbeat every second: a lost worker is noticed in seconds and the whole step re-run (an
 // attempt's figures only count once it completes, so an interrupted step is never counted twice).
 const load = proxyActivities<Activities>({
   startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: '15 seconds',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
   retry: { initialInterval: '1 second', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
 });
+
+/**
+ * The local fleet behind a given routing table (the pipeline's deployment): with it, a sweep that finds
+ * servers lost — killed, or gone with their worker in a crash or a power loss — starts them again from
+ * `placement` and repeats the measurement, instead of failing.
+ */
+export interface SweptFleet {
+  /** The run that owns the servers (their records in model-servers.json). */
+  deploymentId: string;
+  processor: string;
+  maxBatch: number;
+  batchWindowMs: number;
+}
+
+export type LoadSweepWorkflowInput = LoadSweepInput & { fleet?: SweptFleet };
+
+/** Lost fleets a sweep brings back before it gives up: servers that keep dying are a fault to report. */
+const MAX_FLEET_RECOVERIES = 3;
 
 /**
  * Measures a fleet the way the post did — sequential and random single requests for best-case latency,
@@ -40,13 +66,16 @@ const load = proxyActivities<Activities>({
  * Writes report.json, report.html and sweep.json under runs/<workflowId>/.
  *
  * Input is validated before anything else happens, and every server is probed before any load is sent.
- * A server that dies mid-sweep shows as errors in that step, then fails the run with what was measured.
- * Servers this run deployed are stopped however it ends.
+ * A server that dies mid-sweep shows as errors in that step; with a `fleet` to restart, the lost servers
+ * are started again and the measurement repeated (at most MAX_FLEET_RECOVERIES times), otherwise the run
+ * fails with what was measured. Servers this run deployed are stopped however it ends.
  */
-export async function loadSweep(input: LoadSweepInput): Promise<LoadSweepResult> {
+export async function loadSweep(input: LoadSweepWorkflowInput): Promise<LoadSweepResult> {
   let valid: ValidLoadSweepInput;
+  let fleet: SweptFleet | undefined;
   try {
     valid = validateLoadSweepInput(input);
+    fleet = validFleet(input, valid);
   } catch (err) {
     if (err instanceof LoadSweepInputError)
       throw ApplicationFailure.nonRetryable(err.message, 'InvalidInput');
@@ -84,7 +113,38 @@ export async function loadSweep(input: LoadSweepInput): Promise<LoadSweepResult>
       });
     }
     const tableKey = staged.key;
-    const unreachable = await quick.probeRoutes({ tableKey });
+    let recoveries = 0;
+    /** After failed requests: when the fleet lost servers and may be restarted, restart them. */
+    const recovered = async (): Promise<boolean> => {
+      if (!fleet || !placement || recoveries >= MAX_FLEET_RECOVERIES) return false;
+      const lost = await quick.probeRoutes({ tableKey });
+      if (lost.length === 0) return false;
+      recoveries += 1;
+      const back = await servers.reconcileModelServers({
+        runId: fleet.deploymentId,
+        placement,
+        processor: fleet.processor,
+        maxBatch: fleet.maxBatch,
+        batchWindowMs: fleet.batchWindowMs,
+      });
+      // The same key: every later activity reads the table with the restarted servers' URLs.
+      staged = await quick.stageRoutingTable({ runId, routingTable: back.routingTable });
+      return true;
+    };
+    /** A measurement, repeated on a restarted fleet when it failed because servers were lost. */
+    async function measure<T>(run: () => Promise<T>, failed: (figures: T) => boolean): Promise<T> {
+      for (;;) {
+        try {
+          const figures = await run();
+          if (!failed(figures) || !(await recovered())) return figures;
+        } catch (err) {
+          if (!answeredNothing(err) || !(await recovered())) throw err;
+        }
+      }
+    }
+
+    let unreachable = await quick.probeRoutes({ tableKey });
+    if (unreachable.length > 0 && (await recovered())) unreachable = await quick.probeRoutes({ tableKey });
     if (unreachable.length > 0) {
       throw ApplicationFailure.nonRetryable(
         `invalid loadSweep input: ${unreachable.length} server(s) in the routing table cannot serve their routes, ` +
@@ -93,8 +153,14 @@ export async function loadSweep(input: LoadSweepInput): Promise<LoadSweepResult>
       );
     }
 
-    const sequential = await load.runSequentialTest({ tableKey });
-    const random = await load.runRandomTest({ tableKey, ...valid.random });
+    const sequential = await measure(
+      () => load.runSequentialTest({ tableKey }),
+      (r) => r.failures > 0,
+    );
+    const random = await measure(
+      () => load.runRandomTest({ tableKey, ...valid.random }),
+      (r) => r.failures > 0,
+    );
 
     // Without a given start, begin at half of what the servers could answer one request at a time:
     // batching servers reach several times that, so the knee is usually bracketed within 3–4 ramp steps.
@@ -113,13 +179,17 @@ export async function loadSweep(input: LoadSweepInput): Promise<LoadSweepResult>
         break;
       }
       const index = steps.length;
-      const figures = await load.runLoadStep({
-        tableKey,
-        index,
-        rate: next.rate,
-        seconds: plan.stepSeconds,
-        maxVUs: plan.maxVUs,
-      });
+      const figures = await measure(
+        () =>
+          load.runLoadStep({
+            tableKey,
+            index,
+            rate: next.rate,
+            seconds: plan.stepSeconds,
+            maxVUs: plan.maxVUs,
+          }),
+        (f) => f.errorRate > slo.maxErrorRate,
+      );
       const step: StepResult = { ...figures, index, phase: next.phase, verdict: verdict(figures, slo) };
       steps.push(step);
       if (step.errorRate > slo.maxErrorRate) {
@@ -163,4 +233,32 @@ export async function loadSweep(input: LoadSweepInput): Promise<LoadSweepResult>
   } finally {
     if (deployed) await CancellationScope.nonCancellable(() => quick.stopModelServers({ runId }));
   }
+}
+
+/** The fleet of a given routing table, checked like the rest of the input. */
+function validFleet(input: LoadSweepWorkflowInput, valid: ValidLoadSweepInput): SweptFleet | undefined {
+  const fleet = input.fleet;
+  if (fleet === undefined) return undefined;
+  const problems: string[] = [];
+  if (valid.source.kind === 'deploy') problems.push('fleet applies to a given routing table, not to deploy');
+  if (!valid.placement) problems.push('fleet needs the placement its servers are started from');
+  if (typeof fleet?.deploymentId !== 'string' || fleet.deploymentId.length === 0)
+    problems.push('fleet.deploymentId must be a non-empty string');
+  if (typeof fleet?.processor !== 'string' || fleet.processor.length === 0)
+    problems.push('fleet.processor must be a non-empty string');
+  if (!Number.isInteger(fleet?.maxBatch) || fleet.maxBatch < 1)
+    problems.push('fleet.maxBatch must be an integer ≥ 1');
+  if (typeof fleet?.batchWindowMs !== 'number' || !(fleet.batchWindowMs >= 0))
+    problems.push('fleet.batchWindowMs must be a number ≥ 0');
+  if (problems.length > 0) throw new LoadSweepInputError(`invalid loadSweep input: ${problems.join('; ')}`);
+  return fleet;
+}
+
+/** A test that got no answer at all: every server it asked may be gone. */
+function answeredNothing(err: unknown): boolean {
+  return (
+    err instanceof ActivityFailure &&
+    err.cause instanceof ApplicationFailure &&
+    err.cause.type === 'NoAnswers'
+  );
 }

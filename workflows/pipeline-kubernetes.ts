@@ -6,6 +6,7 @@ import type { PackStageResult } from '../src/domain/pipeline-stages';
 import type { Processor } from '../src/domain/task-queues';
 import type { KubernetesTarget } from '../src/kubernetes/rollout';
 import type { PipelineInput } from '../src/pipeline/input';
+import { HEARTBEAT_TIMEOUT } from './heartbeat';
 
 /**
  * The pipeline's stages on the `kubernetes` runtime (issue #8), kept out of workflows/pipeline.ts so that
@@ -49,18 +50,34 @@ const NON_RETRYABLE = [
 
 const images = proxyActivities<ImageAndNodeGroupActivities>({
   startToCloseTimeout: '60 minutes',
-  heartbeatTimeout: '2 minutes',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
   retry: { initialInterval: '5 seconds', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 const nodeGroups = proxyActivities<ImageAndNodeGroupActivities>({
   startToCloseTimeout: '30 minutes',
-  heartbeatTimeout: '2 minutes',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
   retry: { initialInterval: '5 seconds', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 const loadJobs = proxyActivities<Activities>({
   startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '2 minutes',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
   retry: { initialInterval: '5 seconds', maximumAttempts: 2, nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
+const FLEET_NON_RETRYABLE = [
+  ...NON_RETRYABLE,
+  'KubernetesNotConfigured',
+  'KubernetesRefused',
+  'ServersNotReady',
+];
+const fleetApply = proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '2 seconds', maximumAttempts: 3, nonRetryableErrorTypes: FLEET_NON_RETRYABLE },
+});
+const fleetWait = proxyActivities<Activities>({
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
+  retry: { initialInterval: '2 seconds', maximumAttempts: 3, nonRetryableErrorTypes: FLEET_NON_RETRYABLE },
 });
 
 type Settings = NonNullable<PipelineInput['kubernetes']>;
@@ -171,4 +188,20 @@ export async function testInCluster(
       pricePerHour: placement.costPerHour / Math.max(1, placement.instances.length),
     },
   });
+}
+
+/**
+ * Before the test: the deployed servers re-applied from the rollout's plan and waited on until Ready.
+ * Server-side apply leaves a Deployment that is there as planned unchanged; one that went missing since
+ * the rollout (deleted, lost with its namespace) is created again, so the sweep measures the whole fleet.
+ */
+export async function reapplyKubernetesServers(deployment: {
+  servers: { name?: string }[];
+  kubernetes?: { planKey?: string };
+}): Promise<void> {
+  const planKey = deployment.kubernetes?.planKey;
+  const names = deployment.servers.map((s) => s.name).filter((n): n is string => n !== undefined);
+  if (!planKey || names.length === 0) return;
+  await fleetApply.applyServers({ planKey, names });
+  await fleetWait.waitServersReady({ planKey, names });
 }

@@ -32,14 +32,16 @@ import {
   type PipelineInputJson,
   traceOptionsFor,
 } from '../src/pipeline/input';
-import { loadSweep } from './load-sweep';
+import { HEARTBEAT_TIMEOUT } from './heartbeat';
+import { loadSweep, type SweptFleet } from './load-sweep';
 import {
   buildKubernetesImages,
   kubernetesTarget,
+  reapplyKubernetesServers,
   scaleKubernetesNodeGroups,
   testInCluster,
 } from './pipeline-kubernetes';
-import { rollout } from './rollout';
+import { DEFAULT_BATCH_WINDOW_MS, DEFAULT_MAX_BATCH, rollout } from './rollout';
 import { traceInBatches } from './trace-batches';
 
 type Activities = ReturnType<typeof createActivities>;
@@ -58,11 +60,22 @@ const records = proxyActivities<Activities>({
 });
 const build = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
   retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['ServingEnvironmentBroken'] },
 });
 const packing = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
   retry: { initialInterval: '2 seconds', maximumAttempts: 3, nonRetryableErrorTypes: ['InvalidInput'] },
+});
+const fleet = proxyActivities<Activities>({
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
+  retry: {
+    initialInterval: '2 seconds',
+    maximumAttempts: 3,
+    nonRetryableErrorTypes: ['InvalidInput', 'ModelNotTraced', 'ModelServerStartFailed'],
+  },
 });
 
 /**
@@ -178,15 +191,40 @@ export async function pipeline(raw: PipelineInputJson): Promise<PipelineResult> 
       return result;
     });
 
+    // Reconcile, don't assume: the local servers die with their worker (a crash, a power loss), so the
+    // fleet is checked and what was lost started again from the placement before the test and once more
+    // before the run reports it as serving. Runs recorded before this patch assumed it still served.
+    const localFleet: SweptFleet = {
+      deploymentId: runId,
+      processor: placement.processors[0] ?? input.processors[0],
+      maxBatch: DEFAULT_MAX_BATCH,
+      batchWindowMs: DEFAULT_BATCH_WINDOW_MS,
+    };
+    const reconcileLocalFleet = async (stageName: StageName) => {
+      const { deploymentId, ...settings } = localFleet;
+      const back = await fleet.reconcileModelServers({ runId: deploymentId, placement: served, ...settings });
+      if (back.restarted.length > 0) {
+        progress.stages[stageName].detail = `${back.restarted.length} lost server(s) started again`;
+      }
+      return back.routingTable;
+    };
+    const reconciles = patched('reconcile-fleet');
+
     const sweep = await stage('test', async () => {
       const typeName = placement.instances[0]?.type ?? 'local-cpu';
+      let routingTable = deployment.routingTable;
+      if (reconciles) {
+        if (kubernetes) await reapplyKubernetesServers(deployment);
+        else routingTable = await reconcileLocalFleet('test');
+      }
       const result = kubernetes
         ? await testInCluster(input, runId, placement, served)
         : await executeChild(loadSweep, {
             workflowId: `${runId}-test`,
             args: [
               {
-                routingTable: deployment.routingTable,
+                routingTable,
+                ...(reconciles ? { fleet: localFleet } : {}),
                 placement: served,
                 slo: { p90Ms: input.loadTest.sloP90Ms, maxErrorRate: input.loadTest.maxErrorRate },
                 sweep: { maxSteps: input.loadTest.maxSteps, stepSeconds: input.loadTest.stepSeconds },
@@ -226,6 +264,7 @@ export async function pipeline(raw: PipelineInputJson): Promise<PipelineResult> 
         ).html;
       }
       const key = await records.saveStageRecord({ runId, stage: 'report', record: { ...summary, sweep } });
+      if (reconciles && !kubernetes) await reconcileLocalFleet('report');
       progress.stages.report = { status: 'done', done: 1, total: 1, detail: summary.report, output: key };
     });
     progress.stage = 'done';

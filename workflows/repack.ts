@@ -24,6 +24,7 @@ import {
   StowageStage,
 } from '../src/domain/search-attributes';
 import { traceOptionsFor } from '../src/pipeline/input';
+import { HEARTBEAT_TIMEOUT } from './heartbeat';
 import { traceInBatches } from './trace-batches';
 
 type Activities = ReturnType<typeof createActivities>;
@@ -38,17 +39,17 @@ const records = proxyActivities<Activities>({
 });
 const packing = proxyActivities<Activities>({
   startToCloseTimeout: '15 minutes',
-  heartbeatTimeout: '5 minutes',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
   retry: { initialInterval: '2 seconds', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 const servers = proxyActivities<Activities>({
   startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: '30 seconds',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
   retry: { initialInterval: '2 seconds', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 const load = proxyActivities<Activities>({
   startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: '15 seconds',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
   retry: { initialInterval: '1 second', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 

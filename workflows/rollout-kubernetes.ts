@@ -10,6 +10,7 @@ import type { createActivities } from '../activities';
 import type { KubernetesRolloutPlan, KubernetesTarget, SmokeTestResult } from '../src/kubernetes/rollout';
 import type { DeviceLayout, RoutingTable } from '../src/domain/load-sweep';
 import { servedInstances } from '../src/domain/pipeline-stages';
+import { HEARTBEAT_TIMEOUT } from './heartbeat';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -44,6 +45,8 @@ export interface RolloutKubernetesResult {
     placementId: string;
     previousPlacementId: string | null;
     routingConfigMap: string;
+    /** The rollout's plan (artifact key): what re-applying the fleet later goes by. */
+    planKey: string;
     unchanged: string[];
     changed: string[];
     retired: string[];
@@ -67,7 +70,7 @@ const quick = proxyActivities<Activities>({
 // Waiting for a rollout and running a k6 Job take as long as the cluster needs; they heartbeat.
 const watch = proxyActivities<Activities>({
   startToCloseTimeout: '30 minutes',
-  heartbeatTimeout: '1 minute',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
   retry: { initialInterval: '2 seconds', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 
@@ -157,6 +160,7 @@ export async function rolloutKubernetes(input: RolloutKubernetesInput): Promise<
       placementId: plan.placementId,
       previousPlacementId: plan.previousPlacementId,
       routingConfigMap: routing.name,
+      planKey: plan.planKey,
       unchanged: plan.diff.unchanged,
       changed: plan.diff.changed,
       retired: gc.deleted,

@@ -1,8 +1,9 @@
-import { ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import type { DeviceLayout, RoutingTable } from '../src/domain/load-sweep';
 import { servedInstances } from '../src/domain/pipeline-stages';
 import type { KubernetesTarget } from '../src/kubernetes/rollout';
+import { HEARTBEAT_TIMEOUT } from './heartbeat';
 import { rolloutKubernetes, type RolloutKubernetesResult } from './rollout-kubernetes';
 
 type Activities = ReturnType<typeof createActivities>;
@@ -35,9 +36,13 @@ export interface RolloutResult {
 
 const NON_RETRYABLE = ['InvalidInput', 'ModelNotTraced', 'ModelServerStartFailed'];
 
+/** The local model servers' micro-batching, unless the rollout says otherwise. */
+export const DEFAULT_MAX_BATCH = 8;
+export const DEFAULT_BATCH_WINDOW_MS = 2;
+
 const servers = proxyActivities<Activities>({
   startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: '30 seconds',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
   retry: { initialInterval: '2 seconds', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 const quick = proxyActivities<Activities>({
@@ -67,18 +72,29 @@ export async function rollout(input: RolloutInput): Promise<RolloutResult> {
     throw ApplicationFailure.nonRetryable('the placement has no model to deploy', 'InvalidInput');
   }
   const placement = { instances: servedInstances(input.placement.instances) };
-  const started = await servers.startModelServers({
+  const settings = {
     runId: input.deploymentId,
     placement,
     processor: input.processor,
-    maxBatch: input.maxBatch ?? 8,
-    batchWindowMs: input.batchWindowMs ?? 2,
-  });
-  const staged = await quick.stageRoutingTable({
+    maxBatch: input.maxBatch ?? DEFAULT_MAX_BATCH,
+    batchWindowMs: input.batchWindowMs ?? DEFAULT_BATCH_WINDOW_MS,
+  };
+  let started = await servers.startModelServers(settings);
+  let staged = await quick.stageRoutingTable({
     runId: workflowInfo().workflowId,
     routingTable: started.routingTable,
   });
-  const unreachable = await quick.probeRoutes({ tableKey: staged.key });
+  let unreachable = await quick.probeRoutes({ tableKey: staged.key });
+  // Servers lost between their start and the probe (a crash took them with their worker) are started
+  // again; only servers that are up and still cannot serve their routes fail the rollout.
+  if (unreachable.length > 0 && patched('reconcile-lost-servers')) {
+    started = await servers.reconcileModelServers(settings);
+    staged = await quick.stageRoutingTable({
+      runId: workflowInfo().workflowId,
+      routingTable: started.routingTable,
+    });
+    unreachable = await quick.probeRoutes({ tableKey: staged.key });
+  }
   if (unreachable.length > 0) {
     await quick.stopModelServers({ runId: input.deploymentId });
     throw ApplicationFailure.nonRetryable(

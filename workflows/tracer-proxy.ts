@@ -1,6 +1,7 @@
 import { type ActivityOptions, proxyActivities } from '@temporalio/workflow';
 import { type Processor, tracerTaskQueue } from '../src/domain/task-queues';
 import type { TracerActivities } from '../src/domain/tracer-activities';
+import { HEARTBEAT_TIMEOUT } from './heartbeat';
 
 /**
  * Failure types from python-tracer/stowage_tracer (tracing/errors.py, artifacts.py) that another attempt
@@ -34,7 +35,7 @@ export function tracerActivities(processor: Processor, overrides: Partial<Activi
   return proxyActivities<TracerActivities>({
     taskQueue: tracerTaskQueue(processor),
     startToCloseTimeout: START_TO_CLOSE[processor],
-    heartbeatTimeout: '15 seconds',
+    heartbeatTimeout: HEARTBEAT_TIMEOUT,
     retry: {
       initialInterval: '2 seconds',
       backoffCoefficient: 2,

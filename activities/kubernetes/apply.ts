@@ -35,6 +35,7 @@ import type {
   PlanKubernetesRolloutInput,
   StoredPlan,
 } from '../../src/kubernetes/rollout';
+import { heartbeating } from '../heartbeat';
 
 const serverSelector = (fleet: string) =>
   `${MANAGED_BY}=${MANAGER},${FLEET}=${fleet},${COMPONENT}=model-server`;
@@ -342,47 +343,50 @@ export function createApplyActivities(deps: KubernetesDeps | undefined, artifact
       planKey: string;
       names: string[];
     }): Promise<{ ready: string[]; seconds: number }> {
-      const plan = await loadPlan(input.planKey);
-      const k = await clients();
-      const { namespace, progressDeadlineSeconds } = plan.target;
-      const started = Date.now();
-      // Backstop for a controller manager that never marks the deadline (it is down, say).
-      const giveUpAt = started + (progressDeadlineSeconds + 120) * 1000;
-      const ctx = Context.current();
-      for (;;) {
-        const ready: string[] = [];
-        const stuck: string[] = [];
-        for (const name of input.names) {
-          const d = await kubeCall(k, `read deployment ${name}`, () =>
-            k.apps.readNamespacedDeployment({ name, namespace }),
-          );
-          if (rolledOut(d)) ready.push(name);
-          else if (deadlineExceeded(d)) stuck.push(name);
-        }
-        ctx.heartbeat({ ready: ready.length, of: input.names.length });
-        if (ready.length === input.names.length) return { ready, seconds: (Date.now() - started) / 1000 };
-        const timedOut = Date.now() > giveUpAt;
-        if (stuck.length > 0 || timedOut) {
-          const failing = stuck.length > 0 ? stuck : input.names.filter((n) => !ready.includes(n));
-          const reasons = [];
-          for (const name of failing) {
-            const server = plan.servers.find((s) => s.name === name);
-            reasons.push(
-              `${name} (${server?.instanceType} on node group ${server?.nodeGroup}): ${await podProblems(k, namespace, name)}`,
+      // Heartbeats on a timer: a slow API call must not look like a dead worker.
+      return heartbeating(async () => {
+        const plan = await loadPlan(input.planKey);
+        const k = await clients();
+        const { namespace, progressDeadlineSeconds } = plan.target;
+        const started = Date.now();
+        // Backstop for a controller manager that never marks the deadline (it is down, say).
+        const giveUpAt = started + (progressDeadlineSeconds + 120) * 1000;
+        const ctx = Context.current();
+        for (;;) {
+          const ready: string[] = [];
+          const stuck: string[] = [];
+          for (const name of input.names) {
+            const d = await kubeCall(k, `read deployment ${name}`, () =>
+              k.apps.readNamespacedDeployment({ name, namespace }),
+            );
+            if (rolledOut(d)) ready.push(name);
+            else if (deadlineExceeded(d)) stuck.push(name);
+          }
+          ctx.heartbeat({ ready: ready.length, of: input.names.length });
+          if (ready.length === input.names.length) return { ready, seconds: (Date.now() - started) / 1000 };
+          const timedOut = Date.now() > giveUpAt;
+          if (stuck.length > 0 || timedOut) {
+            const failing = stuck.length > 0 ? stuck : input.names.filter((n) => !ready.includes(n));
+            const reasons = [];
+            for (const name of failing) {
+              const server = plan.servers.find((s) => s.name === name);
+              reasons.push(
+                `${name} (${server?.instanceType} on node group ${server?.nodeGroup}): ${await podProblems(k, namespace, name)}`,
+              );
+            }
+            throw ApplicationFailure.nonRetryable(
+              `${failing.length} server(s) not ready ${
+                stuck.length > 0
+                  ? `past their progress deadline (${progressDeadlineSeconds} s)`
+                  : `after ${progressDeadlineSeconds + 120} s`
+              }: ${reasons.join('; ')}`,
+              'ServersNotReady',
             );
           }
-          throw ApplicationFailure.nonRetryable(
-            `${failing.length} server(s) not ready ${
-              stuck.length > 0
-                ? `past their progress deadline (${progressDeadlineSeconds} s)`
-                : `after ${progressDeadlineSeconds + 120} s`
-            }: ${reasons.join('; ')}`,
-            'ServersNotReady',
-          );
+          await new Promise((r) => setTimeout(r, 2000));
+          ctx.cancellationSignal.throwIfAborted();
         }
-        await new Promise((r) => setTimeout(r, 2000));
-        ctx.cancellationSignal.throwIfAborted();
-      }
+      });
     },
 
     /**
@@ -393,22 +397,25 @@ export function createApplyActivities(deps: KubernetesDeps | undefined, artifact
       planKey: string;
       names: string[];
     }): Promise<{ restored: string[]; deleted: string[] }> {
-      const plan = await loadPlan(input.planKey);
-      const k = await clients();
-      const { namespace } = plan.target;
-      const restored: string[] = [];
-      const deleted: string[] = [];
-      for (const name of input.names) {
-        const previous = plan.snapshots.filter((s) => s.metadata.name === name);
-        if (previous.length > 0) {
-          for (const object of previous) await apply(k, object);
-          restored.push(name);
-          continue;
+      // Heartbeats on a timer: a slow API call must not look like a dead worker.
+      return heartbeating(async () => {
+        const plan = await loadPlan(input.planKey);
+        const k = await clients();
+        const { namespace } = plan.target;
+        const restored: string[] = [];
+        const deleted: string[] = [];
+        for (const name of input.names) {
+          const previous = plan.snapshots.filter((s) => s.metadata.name === name);
+          if (previous.length > 0) {
+            for (const object of previous) await apply(k, object);
+            restored.push(name);
+            continue;
+          }
+          deleted.push(name);
         }
-        deleted.push(name);
-      }
-      await deleteServers(k, namespace, deleted);
-      return { restored, deleted };
+        await deleteServers(k, namespace, deleted);
+        return { restored, deleted };
+      });
     },
 
     /** Applies the fleet's routing ConfigMap: which Service serves which model, and the placement id. */
@@ -431,28 +438,31 @@ export function createApplyActivities(deps: KubernetesDeps | undefined, artifact
      * the placement that made them, so the name set decides, not the label alone.
      */
     async deleteRetiredServers(input: { planKey: string }): Promise<{ deleted: string[] }> {
-      const plan = await loadPlan(input.planKey);
-      const k = await clients();
-      const { namespace, fleet } = plan.target;
-      const keep = new Set(plan.servers.map((s) => s.name));
-      const labelSelector = `${serverSelector(fleet)},${PLACEMENT}!=${plan.placementId}`;
-      const [deployments, services, configs] = await Promise.all([
-        kubeCall(k, 'list retired deployments', () =>
-          k.apps.listNamespacedDeployment({ namespace, labelSelector }),
-        ),
-        kubeCall(k, 'list retired services', () =>
-          k.core.listNamespacedService({ namespace, labelSelector }),
-        ),
-        kubeCall(k, 'list retired server configmaps', () =>
-          k.core.listNamespacedConfigMap({ namespace, labelSelector }),
-        ),
-      ]);
-      const deleted = [...deployments.items, ...services.items, ...configs.items]
-        .map((o) => o.metadata!.name!)
-        .filter((name, i, all) => !keep.has(name) && all.indexOf(name) === i)
-        .sort();
-      await deleteServers(k, namespace, deleted);
-      return { deleted };
+      // Heartbeats on a timer: a slow API call must not look like a dead worker.
+      return heartbeating(async () => {
+        const plan = await loadPlan(input.planKey);
+        const k = await clients();
+        const { namespace, fleet } = plan.target;
+        const keep = new Set(plan.servers.map((s) => s.name));
+        const labelSelector = `${serverSelector(fleet)},${PLACEMENT}!=${plan.placementId}`;
+        const [deployments, services, configs] = await Promise.all([
+          kubeCall(k, 'list retired deployments', () =>
+            k.apps.listNamespacedDeployment({ namespace, labelSelector }),
+          ),
+          kubeCall(k, 'list retired services', () =>
+            k.core.listNamespacedService({ namespace, labelSelector }),
+          ),
+          kubeCall(k, 'list retired server configmaps', () =>
+            k.core.listNamespacedConfigMap({ namespace, labelSelector }),
+          ),
+        ]);
+        const deleted = [...deployments.items, ...services.items, ...configs.items]
+          .map((o) => o.metadata!.name!)
+          .filter((name, i, all) => !keep.has(name) && all.indexOf(name) === i)
+          .sort();
+        await deleteServers(k, namespace, deleted);
+        return { deleted };
+      });
     },
   };
 }

@@ -14,6 +14,7 @@ import {
   serverImageRequestSchema,
   serverImageSources,
 } from '../../src/images/server-image';
+import { HEARTBEAT_EVERY_MS } from '../heartbeat';
 
 export type BuildServerImageInput = {
   processor: 'cpu' | 'gpu' | 'inf';
@@ -22,9 +23,6 @@ export type BuildServerImageInput = {
   base: string;
 };
 export type BuildServerImageResult = Pick<ServerImage, 'image' | 'digest' | 'built'> & { tag: string };
-
-/** Heartbeats while buildah is quiet too (a base layer copy can take minutes without a line of output). */
-const HEARTBEAT_EVERY_MS = 5_000;
 
 /**
  * Image settings from the worker's environment: buildah's STOWAGE_BUILDAH* settings, push credentials
@@ -83,6 +81,7 @@ export function createImageActivities(settings: ImageBuildSettings) {
       let tag: string | undefined;
       let lastLine = '';
       const beat = () => ctx.heartbeat({ phase, tag, lastLine: lastLine.slice(0, 200) });
+      // Heartbeats while buildah is quiet too (a base layer copy can take minutes without a line of output).
       const timer = setInterval(beat, HEARTBEAT_EVERY_MS);
       try {
         const request = serverImageRequestSchema.parse(input);

@@ -13,6 +13,7 @@ import {
   planNodeGroupSizes,
   waitForNodesReady,
 } from '../../src/aws/node-groups';
+import { heartbeating } from '../heartbeat';
 
 export interface NodeGroupDeps {
   /** Default: an EKSClient from the SDK's default chains (region, credentials, AWS_ENDPOINT_URL_EKS). */
@@ -78,25 +79,27 @@ export function createNodeGroupActivities(deps: NodeGroupDeps = {}) {
 
     async scaleNodeGroups(raw: ScaleNodeGroupsInput): Promise<ScaleNodeGroupsResult> {
       const input = parse(ScaleInputSchema, raw);
-      return failClearly(async () => {
-        // Planned afresh on every attempt: a retry after a partial update sees the sizes it already set.
-        const groups = await plan(input);
-        const changed = await applyNodeGroupPlan(client(), groups);
-        for (const target of groups.targets.filter((t) => changed.includes(t.group))) {
-          await deps.afterScale?.(target);
-        }
-        if (input.direction === 'up') {
-          const ctx = Context.current();
-          for (const target of groups.targets.filter((t) => t.desiredSize > 0)) {
-            await waitForNodesReady(() => kubeApi(input.clusterName), target.group, target.desiredSize, {
-              timeoutMs: input.readyTimeoutMs ?? 15 * 60_000,
-              onPoll: (state) => ctx.heartbeat(state),
-              signal: ctx.cancellationSignal,
-            });
+      // Heartbeats on a timer, not per poll: a slow EKS or Kubernetes call must not look like a dead worker.
+      return failClearly(() =>
+        heartbeating(async (report) => {
+          // Planned afresh on every attempt: a retry after a partial update sees the sizes it already set.
+          const groups = await plan(input);
+          const changed = await applyNodeGroupPlan(client(), groups);
+          for (const target of groups.targets.filter((t) => changed.includes(t.group))) {
+            await deps.afterScale?.(target);
           }
-        }
-        return { plan: groups, changed };
-      });
+          if (input.direction === 'up') {
+            for (const target of groups.targets.filter((t) => t.desiredSize > 0)) {
+              await waitForNodesReady(() => kubeApi(input.clusterName), target.group, target.desiredSize, {
+                timeoutMs: input.readyTimeoutMs ?? 15 * 60_000,
+                onPoll: report,
+                signal: Context.current().cancellationSignal,
+              });
+            }
+          }
+          return { plan: groups, changed };
+        }),
+      );
     },
   };
 }

@@ -5,6 +5,7 @@ import { SERVER } from '../../src/kubernetes/labels';
 import { kubeCall, type KubernetesDeps, kubeClients } from './client';
 import { k6Scripts, KWOK_NODE_ANNOTATION, runK6Job } from './k6-job';
 import type { SmokeTestResult, StoredPlan } from '../../src/kubernetes/rollout';
+import { heartbeating } from '../heartbeat';
 
 export const SIMULATED_SMOKE_REASON =
   'smoke test skipped: the servers run on simulated (kwok) nodes, where no container runs and no model can answer';
@@ -25,73 +26,76 @@ export function createSmokeActivities(
       names: string[];
       wave: number;
     }): Promise<SmokeTestResult> {
-      const plan = await artifacts.readJson<StoredPlan>(input.planKey);
-      const k = await kubeClients(deps);
-      const { namespace, fleet } = plan.target;
-      const servers = plan.servers.filter((s) => input.names.includes(s.name));
-      if (plan.target.smokeTest === 'skip-kwok') {
-        // Skipping is only honest where nothing could answer: check that every pod is on a kwok node.
-        for (const server of servers) {
-          const pods = await kubeCall(k, `list the pods of ${server.name}`, () =>
-            k.core.listNamespacedPod({ namespace, labelSelector: `${SERVER}=${server.name}` }),
-          );
-          for (const pod of pods.items) {
-            const nodeName = pod.spec?.nodeName;
-            if (!nodeName) continue;
-            const node = await kubeCall(k, `read node ${nodeName}`, () =>
-              k.core.readNode({ name: nodeName }),
+      // Heartbeats on a timer: a slow API call must not look like a dead worker.
+      return heartbeating(async () => {
+        const plan = await artifacts.readJson<StoredPlan>(input.planKey);
+        const k = await kubeClients(deps);
+        const { namespace, fleet } = plan.target;
+        const servers = plan.servers.filter((s) => input.names.includes(s.name));
+        if (plan.target.smokeTest === 'skip-kwok') {
+          // Skipping is only honest where nothing could answer: check that every pod is on a kwok node.
+          for (const server of servers) {
+            const pods = await kubeCall(k, `list the pods of ${server.name}`, () =>
+              k.core.listNamespacedPod({ namespace, labelSelector: `${SERVER}=${server.name}` }),
             );
-            if (node.metadata?.annotations?.[KWOK_NODE_ANNOTATION] === undefined) {
-              throw ApplicationFailure.nonRetryable(
-                `smokeTest "skip-kwok" was asked for, but pod ${pod.metadata?.name} runs on node ${nodeName}, ` +
-                  'which is not simulated: use smokeTest "k6"',
-                'InvalidInput',
+            for (const pod of pods.items) {
+              const nodeName = pod.spec?.nodeName;
+              if (!nodeName) continue;
+              const node = await kubeCall(k, `read node ${nodeName}`, () =>
+                k.core.readNode({ name: nodeName }),
               );
+              if (node.metadata?.annotations?.[KWOK_NODE_ANNOTATION] === undefined) {
+                throw ApplicationFailure.nonRetryable(
+                  `smokeTest "skip-kwok" was asked for, but pod ${pod.metadata?.name} runs on node ${nodeName}, ` +
+                    'which is not simulated: use smokeTest "k6"',
+                  'InvalidInput',
+                );
+              }
             }
           }
+          return { mode: 'skipped', reason: SIMULATED_SMOKE_REASON };
         }
-        return { mode: 'skipped', reason: SIMULATED_SMOKE_REASON };
-      }
-      const outcome = await runK6Job<StepFigures>(
-        k,
-        {
-          kind: 'smoke',
-          runId: plan.runId,
-          discriminator: `wave-${input.wave}`,
-          namespace,
-          fleet,
-          image: plan.target.k6Image,
-          script: 'sequential.ts',
-          env: {},
-          routingTable: {
-            routes: servers.flatMap((s) => s.models.map((modelId) => ({ modelId, url: s.url }))),
+        const outcome = await runK6Job<StepFigures>(
+          k,
+          {
+            kind: 'smoke',
+            runId: plan.runId,
+            discriminator: `wave-${input.wave}`,
+            namespace,
+            fleet,
+            image: plan.target.k6Image,
+            script: 'sequential.ts',
+            env: {},
+            routingTable: {
+              routes: servers.flatMap((s) => s.models.map((modelId) => ({ modelId, url: s.url }))),
+            },
+            activeDeadlineSeconds: 600,
           },
-          activeDeadlineSeconds: 600,
-        },
-        await k6Scripts(projectRoot),
-      );
-      if (outcome.kind === 'simulated') {
-        throw ApplicationFailure.nonRetryable(
-          `the smoke test's k6 job ${outcome.job} ran on simulated node ${outcome.node}: nothing was called ` +
-            '(on a kwok cluster, set smokeTest "skip-kwok")',
-          'SmokeTestFailed',
+          await k6Scripts(projectRoot),
         );
-      }
-      const f = outcome.summary;
-      if (f.failures > 0 || f.requests === 0) {
-        throw ApplicationFailure.nonRetryable(
-          `smoke test of wave ${input.wave} failed: ${f.failures} of ${f.requests} request(s) failed (k6 job ${outcome.job})`,
-          'SmokeTestFailed',
-        );
-      }
-      return {
-        mode: 'k6',
-        job: outcome.job,
-        requests: f.requests,
-        failures: f.failures,
-        minMs: f.minMs,
-        maxMs: f.maxMs,
-      };
+        if (outcome.kind === 'simulated') {
+          throw ApplicationFailure.nonRetryable(
+            `the smoke test's k6 job ${outcome.job} ran on simulated node ${outcome.node}: nothing was called ` +
+              '(on a kwok cluster, set smokeTest "skip-kwok")',
+            'SmokeTestFailed',
+          );
+        }
+        const f = outcome.summary;
+        if (f.failures > 0 || f.requests === 0) {
+          throw ApplicationFailure.nonRetryable(
+            `smoke test of wave ${input.wave} failed: ${f.failures} of ${f.requests} request(s) failed (k6 job ${outcome.job})`,
+            'SmokeTestFailed',
+          );
+        }
+        return {
+          mode: 'k6',
+          job: outcome.job,
+          requests: f.requests,
+          failures: f.failures,
+          minMs: f.minMs,
+          maxMs: f.maxMs,
+        };
+      });
     },
   };
 }

@@ -5,10 +5,11 @@ import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import type { ProjectPaths } from '../../src/config/paths';
 import { toolPath } from '../../src/dev/tools';
+import { HEARTBEAT_EVERY_MS } from '../heartbeat';
 
 /**
  * Runs one k6 script to completion and returns what its handleSummary wrote to SUMMARY_FILE.
- * Heartbeats every 2 s while k6 runs, so a worker that dies mid-step is noticed within the activity's
+ * Heartbeats every second while k6 runs, so a worker that dies mid-step is noticed within the activity's
  * heartbeat timeout and the step is re-run from scratch on another attempt (its half-measured figures
  * are never returned, so nothing is double-counted). A cancelled activity kills its k6.
  */
@@ -34,7 +35,10 @@ export async function runK6<T>(
   });
   const ctx = Context.current();
   const startedAt = Date.now();
-  const beat = setInterval(() => ctx.heartbeat({ what, elapsedMs: Date.now() - startedAt }), 2000);
+  const beat = setInterval(
+    () => ctx.heartbeat({ what, elapsedMs: Date.now() - startedAt }),
+    HEARTBEAT_EVERY_MS,
+  );
   const onCancel = () => k6.kill('SIGKILL');
   ctx.cancellationSignal.addEventListener('abort', onCancel);
   try {

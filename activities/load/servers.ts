@@ -1,13 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/activity';
 import type { ArtifactStore } from '../../src/artifacts/store';
 import type { ProjectPaths } from '../../src/config/paths';
 import { ManagedChild, waitUntil } from '../../src/dev/child';
-import { freePort } from '../../src/dev/ports';
+import { freePort, isPortFree } from '../../src/dev/ports';
 import { pythonPath } from '../../src/dev/tools';
 import type { DeviceLayout, RoutingTable } from '../../src/domain/load-sweep';
+import { heartbeating } from '../heartbeat';
 
 /**
  * The local runtime: one model-server process per packed device, on a free loopback port.
@@ -16,7 +17,8 @@ import type { DeviceLayout, RoutingTable } from '../../src/domain/load-sweep';
  * that started it. A retried start (the worker died mid-activity, or the attempt timed out) reuses the
  * run's servers when they are all still ready, and otherwise reaps them; any start also reaps servers
  * whose starting worker is gone, so a killed worker leaves nothing running past the next run. The
- * servers also watch their parent and exit with it (`--exit-with-parent`).
+ * servers also watch their parent and exit with it (`--exit-with-parent`), so a crash or a power loss
+ * takes them down with their worker; `reconcileModelServers` brings such a fleet back from its placement.
  */
 export interface ServerRecord {
   runId: string;
@@ -40,6 +42,11 @@ export interface StartedServers {
   servers: { device: number; instance: number; url: string; pid: number; models: string[] }[];
   routingTable: RoutingTable;
   reused: boolean;
+}
+
+export interface ReconciledServers extends StartedServers {
+  /** The devices whose server was lost and has been started again. */
+  restarted: number[];
 }
 
 const MARKER = 'stowage_tracer serve';
@@ -146,115 +153,175 @@ export function createServerActivities(paths: ProjectPaths, artifacts: ArtifactS
     return doomed.filter((r) => r.pid > 0).length;
   }
 
+  /** Starts one device's server on `port`, recorded before it is ready (a failed start is reaped). */
+  function spawnServer(
+    input: StartModelServersInput,
+    device: number,
+    models: string[],
+    port: number,
+  ): { child: ManagedChild; record: ServerRecord } {
+    const runDir = path.join(paths.state, 'model-servers', input.runId);
+    fs.mkdirSync(runDir, { recursive: true });
+    const specFile = path.join(runDir, `device-${device}.json`);
+    const specs = models.map((modelId) => ({
+      modelId,
+      path: modelFolder(artifacts, modelId, input.processor),
+    }));
+    fs.writeFileSync(specFile, JSON.stringify({ models: specs }, null, 2));
+    const logFile = path.join(paths.state, 'logs', `model-server-${input.runId}-${device}.log`);
+    const child = ManagedChild.spawn(
+      `model server ${device}`,
+      pythonPath(paths),
+      [
+        '-m',
+        'stowage_tracer',
+        'serve',
+        '--models',
+        specFile,
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--max-batch',
+        String(input.maxBatch),
+        '--batch-window-ms',
+        String(input.batchWindowMs),
+        // Devices share this machine's cores: one intra-op thread each keeps them from fighting.
+        '--threads',
+        '1',
+        '--exit-with-parent',
+      ],
+      { logFile, cwd: paths.pythonTracer },
+    );
+    const record: ServerRecord = {
+      runId: input.runId,
+      device,
+      pid: child.pid,
+      url: `http://127.0.0.1:${port}`,
+      models,
+      ownerPid: process.pid,
+      logFile,
+    };
+    registry.update((records) => [...records, record]);
+    return { child, record };
+  }
+
+  /**
+   * Spawns the servers and waits until every one is ready; on any failure, reaps them and fails for good
+   * (a model that cannot load will not load on a retry either).
+   */
+  async function launch(
+    input: StartModelServersInput,
+    devices: { device: number; models: string[]; port?: number }[],
+    report: (details: unknown) => void,
+  ): Promise<ServerRecord[]> {
+    const started: { child: ManagedChild; record: ServerRecord }[] = [];
+    try {
+      for (const { device, models, port } of devices) {
+        // A lost server comes back on its old port when it is free: the routing table stays as it was.
+        const use = port !== undefined && (await isPortFree(port)) ? port : await freePort();
+        started.push(spawnServer(input, device, models, use));
+      }
+      const ready: number[] = [];
+      await Promise.all(
+        started.map(({ child, record }) =>
+          waitUntil(`model server ${record.device} (${record.url}) to be ready`, () => isReady(record.url), {
+            timeoutMs: 180_000,
+            child,
+            intervalMs: 250,
+          }).then(() => {
+            ready.push(record.device);
+            report({ phase: 'starting', ready: [...ready] });
+          }),
+        ),
+      );
+    } catch (err) {
+      await reap((r) => started.some((s) => s.record.pid === r.pid));
+      throw ApplicationFailure.nonRetryable(
+        `starting the model servers failed: ${(err as Error).message}`,
+        'ModelServerStartFailed',
+      );
+    }
+    // The servers outlive this activity (they serve the sweep): detach so Node does not wait on them.
+    for (const { child } of started) child.proc.unref();
+    return started.map((s) => s.record);
+  }
+
+  /** Servers whose starting worker has died: their own runs can no longer stop them. */
+  const reapOrphans = () => reap((r) => !isProcessAlive(r.ownerPid) || !isServerAlive(r.pid));
+
   return {
     async startModelServers(input: StartModelServersInput): Promise<StartedServers> {
-      const ctx = Context.current();
       // Loading and warming models can take minutes on a busy host: heartbeat all along, so a worker that
       // dies mid-start is noticed within the heartbeat timeout rather than the start-to-close one.
-      const beat = setInterval(() => ctx.heartbeat({ phase: 'starting' }), 5_000);
-      try {
-        // Orphans: servers whose starting worker has died (their own runs can no longer stop them).
-        await reap((r) => !isProcessAlive(r.ownerPid) || !isServerAlive(r.pid));
-
-        const devices = input.placement.instances.flatMap((inst, instance) =>
-          inst.devices.map((models) => ({ instance, models })),
-        );
-        const mine = registry.read().filter((r) => r.runId === input.runId);
-        const sameLayout =
-          mine.length === devices.length &&
-          devices.every(
-            (d, i) => mine.find((r) => r.device === i)?.models.join('\n') === d.models.join('\n'),
-          );
-        if (sameLayout && (await Promise.all(mine.map((r) => isReady(r.url)))).every(Boolean)) {
-          // A retried attempt of this run's start: its servers are up and ready, use them.
-          return result(mine, devices, true);
-        }
-        await reap((r) => r.runId === input.runId);
-
-        const python = pythonPath(paths);
-        const runDir = path.join(paths.state, 'model-servers', input.runId);
-        fs.mkdirSync(runDir, { recursive: true });
-        const started: { child: ManagedChild; record: ServerRecord }[] = [];
-        try {
-          for (const [device, { models }] of devices.entries()) {
-            const specFile = path.join(runDir, `device-${device}.json`);
-            const specs = models.map((modelId) => ({
-              modelId,
-              path: modelFolder(artifacts, modelId, input.processor),
-            }));
-            fs.writeFileSync(specFile, JSON.stringify({ models: specs }, null, 2));
-            const port = await freePort();
-            const logFile = path.join(paths.state, 'logs', `model-server-${input.runId}-${device}.log`);
-            const child = ManagedChild.spawn(
-              `model server ${device}`,
-              python,
-              [
-                '-m',
-                'stowage_tracer',
-                'serve',
-                '--models',
-                specFile,
-                '--host',
-                '127.0.0.1',
-                '--port',
-                String(port),
-                '--max-batch',
-                String(input.maxBatch),
-                '--batch-window-ms',
-                String(input.batchWindowMs),
-                // Devices share this machine's cores: one intra-op thread each keeps them from fighting.
-                '--threads',
-                '1',
-                '--exit-with-parent',
-              ],
-              { logFile, cwd: paths.pythonTracer },
+      return heartbeating(
+        async (report) => {
+          await reapOrphans();
+          const devices = devicesOf(input.placement);
+          const mine = registry.read().filter((r) => r.runId === input.runId);
+          const sameLayout =
+            mine.length === devices.length &&
+            devices.every(
+              (d, i) => mine.find((r) => r.device === i)?.models.join('\n') === d.models.join('\n'),
             );
-            const record: ServerRecord = {
-              runId: input.runId,
-              device,
-              pid: child.pid,
-              url: `http://127.0.0.1:${port}`,
-              models,
-              ownerPid: process.pid,
-              logFile,
-            };
-            registry.update((records) => [...records, record]);
-            started.push({ child, record });
+          if (sameLayout && (await Promise.all(mine.map((r) => isReady(r.url)))).every(Boolean)) {
+            // A retried attempt of this run's start: its servers are up and ready, use them.
+            return result(mine, devices, true);
           }
-          await Promise.all(
-            started.map(({ child, record }) =>
-              waitUntil(
-                `model server ${record.device} (${record.url}) to be ready`,
-                () => isReady(record.url),
-                {
-                  timeoutMs: 180_000,
-                  child,
-                  intervalMs: 250,
-                },
-              ).then(() => ctx.heartbeat({ ready: record.device })),
-            ),
-          );
-        } catch (err) {
           await reap((r) => r.runId === input.runId);
-          throw ApplicationFailure.nonRetryable(
-            `starting the model servers failed: ${(err as Error).message}`,
-            'ModelServerStartFailed',
+          const started = await launch(
+            input,
+            devices.map((d, device) => ({ device, models: d.models })),
+            report,
           );
-        }
-        // The servers outlive this activity (they serve the sweep): detach so Node does not wait on them.
-        for (const { child } of started) child.proc.unref();
-        return result(
-          started.map((s) => s.record),
-          devices,
-          false,
-        );
-      } finally {
-        clearInterval(beat);
-      }
+          return result(started, devices, false);
+        },
+        { phase: 'starting' },
+      );
+    },
+
+    /**
+     * Brings a deployed fleet back to its placement: every device's server that is still alive, owned by
+     * a live worker and ready is kept as it is; every other one (killed, lost with its worker in a crash
+     * or a power loss, never started) is started again from the placement, on its recorded port when
+     * that port is free. Idempotent: on a healthy fleet it changes nothing. The routing table it returns
+     * is the one to use from now on (a port that was taken meanwhile gives a device a new URL).
+     */
+    async reconcileModelServers(input: StartModelServersInput): Promise<ReconciledServers> {
+      return heartbeating(
+        async (report) => {
+          await reapOrphans();
+          const devices = devicesOf(input.placement);
+          const mine = registry.read().filter((r) => r.runId === input.runId);
+          const keep: ServerRecord[] = [];
+          const lost: { device: number; models: string[]; port?: number }[] = [];
+          for (const [device, { models }] of devices.entries()) {
+            const record = mine.find((r) => r.device === device);
+            const healthy =
+              record !== undefined &&
+              record.models.join('\n') === models.join('\n') &&
+              isProcessAlive(record.ownerPid) &&
+              isServerAlive(record.pid) &&
+              (await isReady(record.url));
+            if (healthy) keep.push(record);
+            else lost.push({ device, models, port: record ? Number(new URL(record.url).port) : undefined });
+          }
+          // Whatever else this run has recorded is stale: the lost servers' records, devices it no longer has.
+          await reap((r) => r.runId === input.runId && !keep.some((k) => k.pid === r.pid));
+          report({ phase: 'starting', lost: lost.map((l) => l.device) });
+          const started = lost.length > 0 ? await launch(input, lost, report) : [];
+          return {
+            ...result([...keep, ...started], devices, started.length === 0),
+            restarted: lost.map((l) => l.device),
+          };
+        },
+        { phase: 'checking' },
+      );
     },
 
     async stopModelServers(input: { runId: string }): Promise<{ stopped: number }> {
-      return { stopped: await reap((r) => r.runId === input.runId) };
+      // Each server gets 10 s to stop gracefully: heartbeat through that.
+      return heartbeating(async () => ({ stopped: await reap((r) => r.runId === input.runId) }));
     },
 
     /**
@@ -265,7 +332,7 @@ export function createServerActivities(paths: ProjectPaths, artifacts: ArtifactS
       servers: { runId: string; device: number }[];
     }): Promise<{ stopped: number }> {
       const wanted = new Set(input.servers.map((s) => `${s.runId}/${s.device}`));
-      return { stopped: await reap((r) => wanted.has(`${r.runId}/${r.device}`)) };
+      return heartbeating(async () => ({ stopped: await reap((r) => wanted.has(`${r.runId}/${r.device}`)) }));
     },
 
     /** For tests and `stowage dev`: the servers a run still has (pid, url). */
@@ -278,6 +345,12 @@ export function createServerActivities(paths: ProjectPaths, artifacts: ArtifactS
         .map((r) => ({ pid: r.pid, url: r.url, alive: isServerAlive(r.pid) }));
     },
   };
+}
+
+function devicesOf(placement: DeviceLayout): { instance: number; models: string[] }[] {
+  return placement.instances.flatMap((inst, instance) =>
+    inst.devices.map((models) => ({ instance, models })),
+  );
 }
 
 function result(

@@ -141,8 +141,7 @@ function processesMentioning(needle: string): { pid: number; cmd: string }[] {
     try {
       const cmd = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ');
       const env = fs.readFileSync(`/proc/${entry}/environ`, 'utf8');
-      if (cmd.includes(needle) || env.includes(needle))
-        found.push({ pid: Number(entry), cmd: cmd.slice(0, 120) });
+      if (cmd.includes(needle) || env.includes(needle)) found.push({ pid: Number(entry), cmd });
     } catch {
       /* gone meanwhile, or not ours to read */
     }
@@ -225,7 +224,7 @@ async function stopAndCount(trial: Trial, launch: Launch): Promise<number> {
   while (groupAlive(launch.group.pid!) && Date.now() < deadline) await sleep(250);
   await sleep(5_000);
   const left = processesMentioning(trial.state);
-  for (const p of left) console.log(`    left running: ${p.pid} ${p.cmd}`);
+  for (const p of left) console.log(`    left running: ${p.pid} ${p.cmd.slice(0, 160)}`);
   // Whatever is left is the harness's to clean up, so the next trial starts on an idle machine.
   if (groupAlive(launch.group.pid!)) process.kill(-launch.group.pid!, 'SIGKILL');
   for (const p of left) {
@@ -302,7 +301,7 @@ async function runTrial(
     const gone = Date.now() + 10_000;
     while (processesMentioning(trial.state).length > 0 && Date.now() < gone) await sleep(100);
     for (const p of processesMentioning(trial.state))
-      console.log(`    survived the power loss: ${p.pid} ${p.cmd}`);
+      console.log(`    survived the power loss: ${p.pid} ${p.cmd.slice(0, 160)}`);
     launch = trial.launch();
   }
   const code = await launch.runExit;

@@ -24,7 +24,10 @@ export async function heartbeating<T>(
     details = next;
     ctx.heartbeat(details);
   };
-  report(details);
+  // The SDK sends the first heartbeat at once and throttles the rest (to 80% of the timeout), so an
+  // empty one now would hold back the first real progress for seconds: the timer's first tick is soon
+  // enough to say the worker is alive.
+  if (initial !== undefined) report(initial);
   const timer = setInterval(() => ctx.heartbeat(details), HEARTBEAT_EVERY_MS);
   try {
     return await body(report);

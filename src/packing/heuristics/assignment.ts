@@ -67,8 +67,10 @@ export function packAssigned(
  * never worse than it.
  */
 export function cheapestShareFfd(p: Prepared): Packing {
-  return packAssigned(p, homeTypes(p), (view) =>
-    itemCentric(view, sortedBy(view, homeTypes(view), 'max'), { fit: 'first', fixedType: -1 }),
+  const home = homeTypes(p);
+  // In the view each model runs on its home type alone, so the sizes are the ones on `home`.
+  return packAssigned(p, home, (view) =>
+    itemCentric(view, sortedBy(view, home, 'max'), { fit: 'first', fixedType: -1 }),
   );
 }
 

@@ -24,6 +24,7 @@ import { projectPaths } from '../../../src/config/paths';
 import { freePort } from '../../../src/dev/ports';
 import { makeTinyModels } from '../../../src/dev/tiny-models';
 import type { PipelineProgress, StageName } from '../../../src/domain/pipeline';
+import { rng } from '../../../src/packing/improve/random';
 
 const paths = projectPaths();
 const STAGES: StageName[] = ['build', 'trace', 'pack', 'deploy', 'test', 'report'];
@@ -32,18 +33,6 @@ const SEED = Number(process.env.POWER_LOSS_SEED ?? 1);
 const TARGETS = (process.env.POWER_LOSS_STAGES?.split(',') as StageName[] | undefined) ?? STAGES;
 const MODELS = 24;
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'stowage-power-loss-'));
-
-/** mulberry32: the same seed, the same kill moments. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -356,7 +345,7 @@ async function main(): Promise<void> {
   );
   const sources = path.join(work, 'sources');
   await makeTinyModels(paths, { out: sources, count: MODELS });
-  const rand = random(SEED);
+  const rand = rng(SEED);
   const earlier = process.env.POWER_LOSS_BASELINE;
   const baseline = earlier
     ? (JSON.parse(fs.readFileSync(earlier, 'utf8')) as Outcome[]).find((o) => o.target === 'none')!

@@ -2,6 +2,7 @@ import { openArtifactStore, type ArtifactStore } from '../src/artifacts/store';
 import type { ProjectPaths } from '../src/config/paths';
 import type { ImageBuildSettings } from '../src/images/server-image';
 import { createBuildActivities } from './build';
+import { createCapacityActivities } from './capacity';
 import { describeWorker } from './doctor';
 import { createKubernetesActivities, type KubernetesDeps } from './kubernetes';
 import { kubernetesDepsFromEnv } from './kubernetes/deps';
@@ -34,6 +35,7 @@ export function createActivities(deps: ActivityDeps) {
     describeWorker,
     ...createBuildActivities(deps.paths),
     ...createLoadActivities(deps.paths, deps.artifacts),
+    ...createCapacityActivities(deps.paths, deps.artifacts),
     ...createPipelineActivities(deps.artifacts),
     ...createRepackActivities(deps.artifacts),
     ...createKubernetesActivities(deps.kubernetes, deps.artifacts, deps.paths.root),

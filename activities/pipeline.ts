@@ -3,12 +3,28 @@ import os from 'node:os';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { ArtifactStore } from '../src/artifacts/store';
 import { artifactKeys } from '../src/artifacts/keys';
+import type { CapacityCheck } from '../src/capacity/check';
+import { capacityPlan, type CalibrationUse, type ModelLoad } from '../src/capacity/plan';
+import { type Calibration, computeDemand, servedCostMs } from '../src/capacity/served-path';
 import { localInstanceType } from '../src/domain/local-catalog';
-import type { PackStageInput, PackStageResult, TraceBatchRecord } from '../src/domain/pipeline-stages';
+import {
+  type PackStageInput,
+  type PackStageResult,
+  servedInstances,
+  type TraceBatchRecord,
+} from '../src/domain/pipeline-stages';
+import type { Demand } from '../src/domain/tracing';
 import type { Processor } from '../src/domain/task-queues';
-import { pack, PackingInputError, type PackingProblem, type Placement } from '../src/packing';
+import {
+  DEFAULT_COMPUTE_FRACTION,
+  pack,
+  PackingInputError,
+  type PackingProblem,
+  type Placement,
+} from '../src/packing';
 import { describeProblems, ModelManifestSchema, type ModelSpec } from '../src/pipeline/input';
 import { heartbeating } from './heartbeat';
+import { capacitySectionHtml } from './load/capacity-section';
 
 /** Stage records and the pack stage of the `pipeline` workflow. */
 export function createPipelineActivities(artifacts: ArtifactStore) {
@@ -26,13 +42,30 @@ export function createPipelineActivities(artifacts: ArtifactStore) {
     },
 
     /** Copies a loadSweep child's report files into the pipeline run's own folder (DESIGN.md runs/<id>/). */
+    /** With a capacity check, the report gains its plan-against-measurement section (report.json `capacity`). */
     async publishRunReport(input: {
       fromRunId: string;
       toRunId: string;
+      capacityCheckKey?: string;
     }): Promise<{ html: string; json: string }> {
+      const check = input.capacityCheckKey
+        ? await artifacts.readJson<CapacityCheck>(input.capacityCheckKey)
+        : undefined;
       const copied: Record<string, string> = {};
       for (const file of ['report.html', 'report.json', 'sweep.json']) {
-        const data = await artifacts.read(artifactKeys.run(input.fromRunId, file));
+        let data = await artifacts.read(artifactKeys.run(input.fromRunId, file));
+        if (check && file === 'report.json') {
+          data = Buffer.from(
+            JSON.stringify({ ...JSON.parse(data.toString('utf8')), capacity: check }, null, 2),
+          );
+        }
+        if (check && file === 'report.html') {
+          // Before the sweep's details: the verdict is what a reader looks for first after the results.
+          const html = data.toString('utf8');
+          const at = html.indexOf('<h2>Sweep steps</h2>');
+          const section = await capacitySectionHtml(check);
+          data = Buffer.from(at >= 0 ? html.slice(0, at) + section + html.slice(at) : html + section);
+        }
         copied[file] = (await artifacts.write(artifactKeys.run(input.toRunId, file), data)).uri;
       }
       return { html: copied['report.html'], json: copied['report.json'] };
@@ -66,7 +99,8 @@ export function createPipelineActivities(artifacts: ArtifactStore) {
      * problem, so the same models, profiles and catalog find the placement already made.
      */
     async packPlacement(input: PackStageInput): Promise<PackStageResult> {
-      const problem = await packingProblem(artifacts, input);
+      const calibrations = await readCalibrations(artifacts, input.calibrations ?? []);
+      const { problem, loads } = await packingProblem(artifacts, input, calibrations);
       const placementId = createHash('sha256').update(JSON.stringify(problem)).digest('hex').slice(0, 16);
       const placementKey = artifactKeys.placement(placementId);
       let placement: Placement;
@@ -85,6 +119,14 @@ export function createPipelineActivities(artifacts: ArtifactStore) {
         cached = false;
       }
       const processorOf = new Map(problem.instanceTypes.map((t) => [t.name, t.processor as Processor]));
+      const plan = capacityPlan(
+        servedInstances(placement.instances),
+        (modelId, type) => loads.get(`${modelId}/${processorOf.get(type) ?? 'cpu'}`),
+        input.limits.computeFraction ?? DEFAULT_COMPUTE_FRACTION,
+        Object.fromEntries([...calibrations].map(([processor, c]) => [processor, c.use])),
+      );
+      const capacityPlanKey = artifactKeys.run(input.runId, 'capacity-plan.json');
+      await artifacts.writeJson(capacityPlanKey, plan);
       return {
         placementId,
         placementKey,
@@ -94,6 +136,8 @@ export function createPipelineActivities(artifacts: ArtifactStore) {
         unplaced: placement.unplaced,
         processors: [...new Set(placement.instances.map((i) => processorOf.get(i.type) ?? 'cpu'))],
         cached,
+        capacityPlanKey,
+        calibrations: plan.calibrations,
       };
     },
   };
@@ -141,25 +185,84 @@ function parseManifest(key: string, bytes: Buffer): ModelSpec[] {
   return parsed.data.models;
 }
 
-async function packingProblem(artifacts: ArtifactStore, input: PackStageInput): Promise<PackingProblem> {
+interface AppliedCalibration {
+  calibration: Calibration;
+  use: CalibrationUse;
+}
+
+/**
+ * The calibrations to apply, one per processor. Demands are per processor in the packing contract, so
+ * where two instance types of one processor were calibrated the dearer served path is used for both.
+ */
+async function readCalibrations(
+  artifacts: ArtifactStore,
+  keys: string[],
+): Promise<Map<string, AppliedCalibration>> {
+  const byProcessor = new Map<string, AppliedCalibration>();
+  for (const key of keys) {
+    const calibration = await artifacts.readJson<Calibration>(key);
+    const processor = calibration.setup.processor;
+    const held = byProcessor.get(processor);
+    if (held && servedCostMs(1, held.calibration) >= servedCostMs(1, calibration)) continue;
+    byProcessor.set(processor, {
+      calibration,
+      use: {
+        key,
+        probedAt: calibration.probe.measuredAt,
+        checkedAt: calibration.checks.at(-1)?.measuredAt ?? null,
+        probeTrusted: calibration.probe.stable && !calibration.probe.contended,
+        overheadMs: calibration.overheadMs,
+        forwardScale: calibration.forwardScale,
+        capacityFactor: calibration.capacityFactor,
+      },
+    });
+  }
+  return byProcessor;
+}
+
+/**
+ * A model's compute demand on its processor. With a calibration, its served cost (src/capacity); without
+ * one, the profile's share of the device; a model whose throughput could not be measured is given a whole
+ * device rather than guessed at.
+ */
+function computeOf(demand: Demand, calibration: Calibration | undefined): number {
+  const rate = demand.expectedRequestsPerSecond;
+  // Profiles written before forwardMs existed still carry it as rate / compute.
+  const forwardMs =
+    demand.forwardMs ?? (demand.compute !== null && rate > 0 ? (demand.compute * 1000) / rate : null);
+  if (calibration && forwardMs !== null) return computeDemand(rate, forwardMs, calibration);
+  return demand.compute ?? 1;
+}
+
+async function packingProblem(
+  artifacts: ArtifactStore,
+  input: PackStageInput,
+  calibrations: Map<string, AppliedCalibration>,
+): Promise<{ problem: PackingProblem; loads: Map<string, ModelLoad> }> {
+  // Keyed `<modelId>/<processor>`: what each model asks of a device of each processor it was traced for.
   const demands = new Map<string, PackingProblem['models'][number]['demands']>();
+  const loads = new Map<string, ModelLoad>();
   for (const key of input.traceBatches) {
     const batch = await artifacts.readJson<TraceBatchRecord>(key);
+    const calibration = calibrations.get(batch.processor)?.calibration;
     for (const traced of batch.traced) {
       const { demand } = traced;
-      // A model whose throughput could not be measured is given a whole device rather than guessed at.
       const entry = {
         memoryGiB: demand.memoryGiB,
-        compute: demand.compute ?? 1,
+        compute: computeOf(demand, calibration),
         hostMemoryGiB: demand.hostMemoryGiB,
       };
       demands.set(traced.modelId, { ...demands.get(traced.modelId), [batch.processor]: entry });
+      loads.set(`${traced.modelId}/${batch.processor}`, {
+        expectedRps: demand.expectedRequestsPerSecond,
+        compute: entry.compute,
+      });
     }
   }
   const catalog = input.catalog ?? [
     localInstanceType({ cpus: os.cpus().length, memoryGiB: os.totalmem() / 2 ** 30 }),
   ];
-  return {
+  const problem: PackingProblem = {
     instanceTypes: catalog,
     // Sorted so that the problem, and so the placement id, does not depend on trace completion order.
     models: [...demands.entries()]
@@ -168,4 +271,5 @@ async function packingProblem(artifacts: ArtifactStore, input: PackStageInput): 
     limits: input.limits,
     timeLimitMs: input.timeLimitMs,
   };
+  return { problem, loads };
 }

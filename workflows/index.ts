@@ -4,3 +4,4 @@ export { traceModels } from './trace-models';
 export { pipeline } from './pipeline';
 export { rollout } from './rollout';
 export { repack } from './repack';
+export { calibrate } from './calibrate';

@@ -19,6 +19,7 @@ import {
   type PipelineResult,
   type StageName,
 } from '../src/domain/pipeline';
+import type { CapacityCheck } from '../src/capacity/check';
 import { type PackStageResult, servedInstances, type TraceStageSummary } from '../src/domain/pipeline-stages';
 import {
   StowageCostPerHour,
@@ -34,6 +35,7 @@ import {
 } from '../src/pipeline/input';
 import { HEARTBEAT_TIMEOUT } from './heartbeat';
 import { loadSweep, type SweptFleet } from './load-sweep';
+import { calibratesLocally, calibrationsFor, checkPlannedCapacity } from './pipeline-capacity';
 import {
   buildKubernetesImages,
   kubernetesTarget,
@@ -137,6 +139,7 @@ export async function pipeline(raw: PipelineInputJson): Promise<PipelineResult> 
   // runtime kubernetes (workflows/pipeline-kubernetes.ts): no recorded run took these branches.
   const kubernetes = input.runtime === 'kubernetes';
   let images: Awaited<ReturnType<typeof buildKubernetesImages>> = {};
+  let torchVersion = '';
   try {
     await stage('build', async () => {
       if (kubernetes) {
@@ -144,6 +147,7 @@ export async function pipeline(raw: PipelineInputJson): Promise<PipelineResult> 
         return;
       }
       const envs = await build.prepareRuntime({ runtime: 'local', processors: input.processors });
+      torchVersion = envs[0].torchVersion;
       progress.stages.build = {
         status: 'done',
         done: envs.length,
@@ -153,7 +157,13 @@ export async function pipeline(raw: PipelineInputJson): Promise<PipelineResult> 
     });
 
     const trace = await stage('trace', () => traceStage(input, runId, progress));
-    const placement = await stage('pack', () => packStage(input, runId, trace, progress));
+    // Runs recorded before this patch packed on forward time alone and checked nothing after the test.
+    const checksCapacity = calibratesLocally(input) && patched('capacity-check');
+    const placement = await stage('pack', async () => {
+      if (checksCapacity) progress.stages.pack.detail = 'calibrating the served path';
+      const calibrations = checksCapacity ? await calibrationsFor(input, runId, trace, torchVersion) : [];
+      return packStage(input, runId, trace, progress, calibrations);
+    });
 
     if (!approved) {
       progress.awaitingApproval = true;
@@ -246,6 +256,20 @@ export async function pipeline(raw: PipelineInputJson): Promise<PipelineResult> 
       };
       return result;
     });
+    const capacity = checksCapacity
+      ? await stage('test', async () => {
+          const checked = await checkPlannedCapacity(
+            input,
+            runId,
+            placement,
+            served.instances,
+            deployment.routingTable,
+            sweep,
+          );
+          if (checked) progress.stages.test.detail += `; ${capacitySummary(checked.check)}`;
+          return checked;
+        })
+      : undefined;
 
     const summary: PipelineResult = {
       placement: placement.placementKey,
@@ -255,12 +279,27 @@ export async function pipeline(raw: PipelineInputJson): Promise<PipelineResult> 
       failures: progress.failures,
       kneeRequestsPerSecond: sweep.knee?.achievedRate,
       p90AtKneeMs: sweep.knee?.p90Ms ?? undefined,
+      ...(capacity
+        ? {
+            capacity: {
+              verdict: capacity.check.verdict,
+              plannedRps: capacity.check.plannedRps,
+              measuredRps: capacity.check.measuredRps,
+              ratio: capacity.check.ratio,
+              worst: capacity.check.worst,
+            },
+          }
+        : {}),
     };
     await stage('report', async () => {
       // Runs recorded before this patch kept the report under the loadSweep child's folder only.
       if (patched('report-in-run-folder')) {
         summary.report = (
-          await records.publishRunReport({ fromRunId: `${runId}-test`, toRunId: runId })
+          await records.publishRunReport({
+            fromRunId: `${runId}-test`,
+            toRunId: runId,
+            ...(capacity ? { capacityCheckKey: capacity.key } : {}),
+          })
         ).html;
       }
       const key = await records.saveStageRecord({ runId, stage: 'report', record: { ...summary, sweep } });
@@ -343,12 +382,14 @@ async function packStage(
   runId: string,
   trace: TraceStageSummary,
   progress: PipelineProgress,
+  calibrations: string[],
 ): Promise<PackStageResult> {
   const result = await packing.packPlacement({
     runId,
     traceBatches: trace.batches,
     catalog: input.catalog,
     limits: input.limits,
+    ...(calibrations.length > 0 ? { calibrations } : {}),
   });
   const devices = result.instances.reduce((n, i) => n + i.devices.length, 0);
   const inUse = servedInstances(result.instances).reduce((n, i) => n + i.devices.length, 0);
@@ -357,7 +398,7 @@ async function packStage(
     status: 'done',
     done: trace.traced - result.unplaced.length,
     total: trace.traced,
-    detail: `${result.instances.length} instance(s), ${inUse} of ${devices} device(s) in use, $${result.costPerHour.toFixed(3)}/h${result.cached ? ' (cached)' : ''}`,
+    detail: `${result.instances.length} instance(s), ${inUse} of ${devices} device(s) in use, $${result.costPerHour.toFixed(3)}/h${result.cached ? ' (cached)' : ''}${calibrationNote(result)}`,
     output: result.placementKey,
   };
   for (const u of result.unplaced)
@@ -375,4 +416,24 @@ async function packStage(
     );
   }
   return result;
+}
+
+/** Which served-path calibration the demands were computed with, and how recent its figures are. */
+function calibrationNote(result: PackStageResult): string {
+  const uses = Object.values(result.calibrations ?? {});
+  if (uses.length === 0) return '';
+  return uses
+    .map(
+      (c) =>
+        `; served path ${c.overheadMs.toFixed(2)} ms + ${c.forwardScale.toFixed(2)}× forward, ` +
+        (c.checkedAt
+          ? `capacity ×${c.capacityFactor.toFixed(2)} measured ${c.checkedAt}`
+          : `probed ${c.probedAt}`),
+    )
+    .join('');
+}
+
+function capacitySummary(check: CapacityCheck): string {
+  const ratio = check.ratio !== null ? ` (measured/planned ${check.ratio.toFixed(2)})` : '';
+  return `${check.verdict}${ratio}${check.verdict === 'promise broken' ? `, worst ${check.worst}` : ''}`;
 }

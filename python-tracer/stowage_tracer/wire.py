@@ -146,6 +146,9 @@ class ProfileOptions(Wire):
     batch_sizes: list[Annotated[int, Field(ge=1, le=1024)]] = Field(default_factory=list, max_length=16)
     warmup: int = Field(default=3, ge=0, le=1000)
     iterations: int = Field(default=30, ge=1, le=100_000)
+    # Rounds of `iterations` repeat until three agree (profile.STABLE_SPREAD), within these bounds.
+    max_rounds: int = Field(default=10, ge=1, le=1000)
+    max_seconds: float = Field(default=15.0, gt=0, le=3600)
     expected_requests_per_second: float = Field(default=1.0, ge=0)
 
 

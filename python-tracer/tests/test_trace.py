@@ -149,6 +149,9 @@ def test_profile_json_has_measured_fields_units_and_demand(root, source):
     for row in profile["latency"]:
         assert 0 < row["p50Ms"] <= row["p90Ms"] <= row["p99Ms"]
         assert row["iterations"] == 10 and row["throughputPerSecond"] > 0
+        assert 1 <= row["rounds"] <= 10 and isinstance(row["stable"], bool)
+        assert row["stable"] == (row["spreadPct"] is not None and row["spreadPct"] <= 5)
+        assert 0 < row["cpuShare"] <= 1
     assert profile["loadSeconds"] > 0
     assert profile["memory"]["method"] == "process-rss-delta"
     assert profile["memory"]["hostResidentBytes"] >= profile["memory"]["parameterBytes"] > 0
@@ -158,6 +161,12 @@ def test_profile_json_has_measured_fields_units_and_demand(root, source):
     assert demand["expectedRequestsPerSecond"] == 50
     assert demand["compute"] == pytest.approx(50 / sustainable, rel=1e-3)
     assert demand["memoryGiB"] == pytest.approx(profile["memory"]["devicePeakBytes"] / 2**30, abs=1e-6)
+    assert demand["forwardMs"] == profile["latency"][0]["meanMs"]
+    measurement = profile["measurement"]
+    assert measurement["stable"] == all(row["stable"] for row in profile["latency"])
+    assert measurement["contended"] == (measurement["cpuShare"] < 0.8)
+    assert ("note" in measurement) == measurement["contended"]
+    assert demand["measurement"] == measurement
     assert profile["units"]["demand.memoryGiB|hostMemoryGiB"].startswith("GiB")
 
 

@@ -11,6 +11,7 @@ import { scheduleCommand } from './commands/schedule';
 import { workerCommand } from './commands/worker';
 import { apiCommand } from './commands/api';
 import { approveCommand } from './commands/approve';
+import { calibrateCommand } from './commands/calibrate';
 import { cancelCommand } from './commands/cancel';
 import { reportCommand } from './commands/report';
 import { statusCommand } from './commands/status';
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
     .addCommand(cancelCommand())
     .addCommand(apiCommand())
     .addCommand(packCommand())
+    .addCommand(calibrateCommand())
     .addCommand(scheduleCommand())
     .addCommand(modelsCommand())
     .addCommand(workerCommand());

@@ -18,6 +18,7 @@ export function formatPipelineSummary(
       result.kneeRequestsPerSecond === undefined ? '-' : `${Math.round(result.kneeRequestsPerSecond)} req/s`,
     ],
     ['P90 at the knee', result.p90AtKneeMs === undefined ? '-' : `${result.p90AtKneeMs.toFixed(1)} ms`],
+    ['capacity plan', capacityLine(result.capacity)],
     [
       'failures',
       result.failures.length === 0
@@ -30,4 +31,13 @@ export function formatPipelineSummary(
       table.push([`stage ${name}`, `${stage.status}${stage.detail ? `: ${stage.detail}` : ''}`]);
   }
   return table.toString();
+}
+
+function capacityLine(capacity: PipelineResult['capacity']): string {
+  if (!capacity) return '-';
+  const measured =
+    capacity.measuredRps === null ? 'not measured' : `measured ${Math.round(capacity.measuredRps)}`;
+  const ratio = capacity.ratio === null ? '' : ` (×${capacity.ratio.toFixed(2)})`;
+  const worst = capacity.verdict === 'promise broken' && capacity.worst ? `, worst ${capacity.worst}` : '';
+  return `${capacity.verdict}: planned ${Math.round(capacity.plannedRps)} req/s, ${measured}${ratio}${worst}`;
 }

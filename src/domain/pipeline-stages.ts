@@ -1,3 +1,4 @@
+import type { CalibrationUse } from '../capacity/plan';
 import type { InstanceTypeSpec } from '../packing/types';
 import type { Processor } from './task-queues';
 import type { FailedTrace, TracedModel } from './tracing';
@@ -27,6 +28,8 @@ export interface PackStageInput {
   catalog?: InstanceTypeSpec[];
   limits: { memoryFraction?: number; computeFraction?: number };
   timeLimitMs?: number;
+  /** Artifact keys of served-path calibrations (src/capacity) to compute demands with. */
+  calibrations?: string[];
 }
 
 export interface PackStageResult {
@@ -40,6 +43,9 @@ export interface PackStageResult {
   /** The processor each placed model runs on (from its instance type). */
   processors: Processor[];
   cached: boolean;
+  /** What each served device promises (runs/<runId>/capacity-plan.json); absent in older runs. */
+  capacityPlanKey?: string;
+  calibrations?: Record<string, CalibrationUse>;
 }
 
 /** The instances and devices that hold models: idle devices (the packer filled fewer) get no server. */

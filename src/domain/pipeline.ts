@@ -38,6 +38,14 @@ export interface PipelineResult {
   failures: StageFailure[];
   kneeRequestsPerSecond?: number;
   p90AtKneeMs?: number;
+  /** The plan against the measured knees (local runtime): see src/capacity/check.ts. */
+  capacity?: {
+    verdict: string;
+    plannedRps: number;
+    measuredRps: number | null;
+    ratio: number | null;
+    worst: string | null;
+  };
 }
 
 export function initialProgress(): PipelineProgress {

@@ -60,6 +60,22 @@ export interface Demand {
   /** Share of one device's sustainable throughput; null when throughput could not be measured. */
   compute: number | null;
   hostMemoryGiB: number;
+  /** Batch-1 forward time (ms); absent in profiles written before it was recorded. */
+  forwardMs?: number | null;
+  /** How far the profile's timings can be trusted. */
+  measurement?: ProfileMeasurement | null;
+}
+
+export interface ProfileMeasurement {
+  /** Every batch size's last three rounds agreed within 5%. */
+  stable: boolean;
+  spreadPct: number | null;
+  /** CPU time / wall time of the timing thread: below 0.8 it waited for a core (contended). */
+  cpuShare: number;
+  loadAverage: number;
+  cpus: number;
+  contended: boolean;
+  note?: string;
 }
 
 export interface TraceModelResult {

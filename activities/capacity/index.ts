@@ -1,0 +1,192 @@
+import os from 'node:os';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { ArtifactStore } from '../../src/artifacts/store';
+import { artifactKeys } from '../../src/artifacts/keys';
+import { checkCapacity, type CapacityCheck } from '../../src/capacity/check';
+import type { CapacityPlan } from '../../src/capacity/plan';
+import {
+  type Calibration,
+  calibrationFromProbe,
+  calibrationKey,
+  isContended,
+  type ServedPathProbe,
+  type ServingSetup,
+  withCapacityCheck,
+} from '../../src/capacity/served-path';
+import { isStableRate, settledRate } from '../../src/capacity/stable-rate';
+import type { ProjectPaths } from '../../src/config/paths';
+import type { TraceBatchRecord } from '../../src/domain/pipeline-stages';
+import type { StepFigures } from '../../src/domain/load-sweep';
+import { runK6 } from '../load/k6';
+import { tableFile } from '../load/routes';
+
+export interface ProbeSample {
+  models: string[];
+  meanForwardMs: number;
+}
+
+export interface MeasureServedPathInput {
+  tableKey: string;
+  concurrency: number;
+  windowSeconds: number;
+  maxWindows: number;
+}
+
+export interface MeasuredServedPath {
+  windows: number[];
+  stable: boolean;
+  saturationRps: number;
+  loadAverage: number;
+  contended: boolean;
+}
+
+/** Served-path calibration (src/capacity): the probe, the stored calibrations, and the closed loop. */
+export function createCapacityActivities(paths: ProjectPaths, artifacts: ArtifactStore) {
+  return {
+    /**
+     * Up to `size` traced models spread across the range of forward times (fastest to slowest), so the
+     * probe's mean forward time is that of the fleet's range, not of one corner of it.
+     */
+    async chooseProbeSample(input: {
+      traceBatches: string[];
+      processor: string;
+      size: number;
+    }): Promise<ProbeSample> {
+      const timed: { modelId: string; forwardMs: number }[] = [];
+      for (const key of input.traceBatches) {
+        const batch = await artifacts.readJson<TraceBatchRecord>(key);
+        if (batch.processor !== input.processor) continue;
+        for (const t of batch.traced) {
+          const { forwardMs, compute, expectedRequestsPerSecond: rate } = t.demand;
+          const ms = forwardMs ?? (compute !== null && rate > 0 ? (compute * 1000) / rate : null);
+          if (ms !== null && ms > 0) timed.push({ modelId: t.modelId, forwardMs: ms });
+        }
+      }
+      if (timed.length === 0) {
+        throw ApplicationFailure.nonRetryable(
+          `no traced ${input.processor} model has a forward time to calibrate the served path with`,
+          'InvalidInput',
+        );
+      }
+      timed.sort((a, b) => a.forwardMs - b.forwardMs || a.modelId.localeCompare(b.modelId));
+      const size = Math.min(input.size, timed.length);
+      const picked = Array.from({ length: size }, (_, i) =>
+        size === 1 ? timed[0] : timed[Math.round((i * (timed.length - 1)) / (size - 1))],
+      );
+      const models = [...new Set(picked.map((p) => p.modelId))];
+      const chosen = timed.filter((t) => models.includes(t.modelId));
+      return {
+        models,
+        meanForwardMs: chosen.reduce((n, t) => n + t.forwardMs, 0) / chosen.length,
+      };
+    },
+
+    /**
+     * Closed-loop windows against the staged table until the last three agree (src/capacity/stable-rate)
+     * or `maxWindows` ran. Heartbeats each window's rate, and a retried attempt continues from them.
+     */
+    async measureServedPath(input: MeasureServedPathInput): Promise<MeasuredServedPath> {
+      const ctx = Context.current();
+      const table = await tableFile(artifacts, input.tableKey);
+      const resumed = ctx.info.heartbeatDetails as { windows?: number[] } | undefined;
+      const windows = Array.isArray(resumed?.windows) ? [...resumed.windows] : [];
+      while (windows.length < input.maxWindows && !isStableRate(windows)) {
+        const figures = await runK6<StepFigures>(
+          paths,
+          'saturate.ts',
+          {
+            ROUTING_TABLE: table,
+            VUS: String(input.concurrency),
+            DURATION: String(input.windowSeconds),
+          },
+          `served-path window ${windows.length}`,
+        );
+        if (figures.requests === 0 || figures.errorRate > 0.01) {
+          throw ApplicationFailure.nonRetryable(
+            `the served-path probe's server failed ${figures.failures} of ${figures.requests} requests`,
+            'ModelServerLost',
+          );
+        }
+        windows.push(Math.round(figures.achievedRate * 100) / 100);
+        ctx.heartbeat({ windows });
+      }
+      const loadAverage = Math.round(os.loadavg()[0] * 100) / 100;
+      return {
+        windows,
+        stable: isStableRate(windows),
+        saturationRps: settledRate(windows),
+        loadAverage,
+        contended: isContended(loadAverage, os.cpus().length),
+      };
+    },
+
+    /** The stored calibration of a serving setup, if one was measured. */
+    async loadCalibration(input: { setup: ServingSetup }): Promise<{ key: string; found: boolean }> {
+      const key = calibrationKey(input.setup);
+      return { key, found: await artifacts.exists(key) };
+    },
+
+    /** A fresh probe replaces the setup's calibration: its closed-loop factor starts again at 1. */
+    async saveProbeCalibration(input: {
+      setup: ServingSetup;
+      probe: ServedPathProbe;
+    }): Promise<{ key: string; calibration: Calibration }> {
+      const calibration = calibrationFromProbe(input.setup, input.probe);
+      const key = calibrationKey(input.setup);
+      await artifacts.writeJson(key, calibration);
+      return { key, calibration };
+    },
+
+    /**
+     * Plan against measurement (runs/<runId>/capacity-check.json), and the closed loop: every calibration
+     * the plan used is corrected by the measured/planned ratio of the devices measured, so the next pack
+     * plans against measured capacity.
+     */
+    async recordCapacityCheck(input: {
+      runId: string;
+      planKey: string;
+      measured: { device: string; kneeRps: number | null }[];
+    }): Promise<{ key: string; check: CapacityCheck }> {
+      const plan = await artifacts.readJson<CapacityPlan>(input.planKey);
+      const loadAverage = Math.round(os.loadavg()[0] * 100) / 100;
+      const contended = isContended(loadAverage, os.cpus().length);
+      const check: CapacityCheck = {
+        ...checkCapacity(plan, new Map(input.measured.map((m) => [m.device, m]))),
+        loadAverage,
+        ...(contended
+          ? {
+              note:
+                `measured while the machine had other work (load average ${loadAverage} on ` +
+                `${os.cpus().length} CPUs): the calibration was not corrected with it`,
+            }
+          : {}),
+      };
+      const key = artifactKeys.run(input.runId, 'capacity-check.json');
+      await artifacts.writeJson(key, check);
+      const measuredRps = check.devices.reduce((n, d) => n + (d.measuredRps ?? 0), 0);
+      const plannedRps = check.devices.reduce((n, d) => n + (d.measuredRps !== null ? d.plannedRps : 0), 0);
+      if (!contended && measuredRps > 0 && plannedRps > 0 && Number.isFinite(plannedRps)) {
+        for (const use of Object.values(plan.calibrations)) {
+          const calibration = await artifacts.readJson<Calibration>(use.key);
+          // Probed afresh since this plan was made: a ratio measured against the old probe does not apply.
+          if (calibration.probe.measuredAt !== use.probedAt) continue;
+          await artifacts.writeJson(
+            use.key,
+            withCapacityCheck(
+              calibration,
+              {
+                runId: input.runId,
+                measuredAt: new Date().toISOString(),
+                plannedRps: Math.round(plannedRps * 100) / 100,
+                measuredRps: Math.round(measuredRps * 100) / 100,
+                ratio: Math.round((measuredRps / plannedRps) * 10_000) / 10_000,
+              },
+              use.capacityFactor,
+            ),
+          );
+        }
+      }
+      return { key, check };
+    },
+  };
+}

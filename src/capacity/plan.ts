@@ -1,0 +1,71 @@
+import { plannedCapacityRps } from './served-path';
+
+/**
+ * What a placement promises, per device: the load it was packed for and the request rate it should
+ * sustain at the compute cap. The pack stage writes it beside the placement; the test stage checks it.
+ */
+export interface PlannedDevice {
+  /** The device as the report names it: `<type>#<instance>/dev<device>` over the served instances. */
+  device: string;
+  models: number;
+  /** Σ expected requests/s of its models. */
+  expectedRps: number;
+  /** Σ compute demand of its models (shares of one device). */
+  compute: number;
+  /** The request rate, in the planned mix, at which the device reaches the compute cap. */
+  plannedRps: number;
+}
+
+export interface CalibrationUse {
+  key: string;
+  /** When the served path was probed, and when a sweep last corrected it (null: never). */
+  probedAt: string;
+  checkedAt: string | null;
+  /** The probe's windows agreed, and the machine had no other work while it ran. */
+  probeTrusted: boolean;
+  overheadMs: number;
+  forwardScale: number;
+  capacityFactor: number;
+}
+
+export interface CapacityPlan {
+  computeCap: number;
+  /** The calibration each processor's demands were computed with; absent: forward time only. */
+  calibrations: Record<string, CalibrationUse>;
+  devices: PlannedDevice[];
+}
+
+export interface ModelLoad {
+  expectedRps: number;
+  compute: number;
+}
+
+export const deviceLabel = (type: string, instance: number, device: number, market?: string): string =>
+  `${type}${market === 'spot' ? ' (spot)' : ''}#${instance}/dev${device}`;
+
+/** The plan of the served devices (those holding models, indexed as deployed). */
+export function capacityPlan(
+  served: { type: string; market?: string; devices: string[][] }[],
+  loadOf: (modelId: string, instanceType: string) => ModelLoad | undefined,
+  computeCap: number,
+  calibrations: Record<string, CalibrationUse>,
+): CapacityPlan {
+  const devices = served.flatMap((inst, i) =>
+    inst.devices.map((models, d) => {
+      const expectedRps = sum(models.map((m) => loadOf(m, inst.type)?.expectedRps ?? 0));
+      const compute = sum(models.map((m) => loadOf(m, inst.type)?.compute ?? 0));
+      return {
+        device: deviceLabel(inst.type, i, d, inst.market),
+        models: models.length,
+        expectedRps: round(expectedRps, 4),
+        compute: round(compute, 6),
+        plannedRps: round(plannedCapacityRps({ expectedRps, compute }, computeCap), 2),
+      };
+    }),
+  );
+  return { computeCap, calibrations, devices };
+}
+
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+const round = (n: number, digits: number) =>
+  Number.isFinite(n) ? Math.round(n * 10 ** digits) / 10 ** digits : n;

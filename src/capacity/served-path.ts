@@ -1,0 +1,143 @@
+/**
+ * The capacity model: what one request costs a device when it is served, not just when `forward()` runs.
+ *
+ * A request through a model server pays a fixed cost of the serving path (HTTP, decoding, tokenising,
+ * batching, encoding: the same for every model of one image on one processor) plus the model's own
+ * forward pass. So the served cost of model m is
+ *
+ *     costMs(m) = (overheadMs + forwardScale × forwardMs(m)) / capacityFactor
+ *
+ * - forwardMs(m): the profile's batch-1 forward time (per model, measured when it is traced);
+ * - overheadMs, forwardScale: measured once per serving setup (image, processor, instance type, server
+ *   settings) by a probe that drives a real server holding a sample of the models to saturation:
+ *   overheadMs = served cost − mean forward when positive; forwardScale < 1 when batching (or the server's
+ *   thread count) makes the served forward cheaper than the profile's;
+ * - capacityFactor: the closed loop, 1 until a sweep measured the fleet; then measured knee / planned
+ *   capacity of the devices it measured, so the next pack plans against what was measured.
+ *
+ * A model's compute demand is its expected rate × costMs / 1000 (the share of one device it keeps busy),
+ * and a device's planned capacity at the compute cap u is u × Σrate / Σ(rate × costMs / 1000): the request
+ * rate at which, with traffic in the planned mix, the device reaches the cap.
+ */
+
+export interface ServingSetup {
+  /** The serving image, or for the local runtime its environment (`local-torch-<version>`). */
+  image: string;
+  processor: string;
+  instanceType: string;
+  maxBatch: number;
+  batchWindowMs: number;
+}
+
+/** The probe: one server, a sample of the models, closed-loop requests until the throughput is stable. */
+export interface ServedPathProbe {
+  measuredAt: string;
+  models: string[];
+  concurrency: number;
+  /** Requests/s of each window; the last three agreed when `stable`. */
+  windows: number[];
+  stable: boolean;
+  saturationRps: number;
+  meanForwardMs: number;
+  /** The machine's 1-minute load average when the windows ended, and whether it had other work. */
+  loadAverage?: number;
+  contended?: boolean;
+}
+
+/** One closed-loop measurement: what a sweep measured against what the plan promised. */
+export interface CapacityCheckRecord {
+  runId: string;
+  measuredAt: string;
+  plannedRps: number;
+  measuredRps: number;
+  ratio: number;
+}
+
+/**
+ * A probe or a sweep keeps about two processes runnable (k6 and the server); a 1-minute load average
+ * above the cores plus those two means other work shared the machine, and the figure measures it too.
+ */
+export function isContended(loadAverage: number, cpus: number): boolean {
+  return loadAverage > cpus + 2;
+}
+
+export interface Calibration {
+  setup: ServingSetup;
+  overheadMs: number;
+  forwardScale: number;
+  capacityFactor: number;
+  probe: ServedPathProbe;
+  /** The newest last; at most MAX_CHECKS kept. */
+  checks: CapacityCheckRecord[];
+}
+
+export const MAX_CHECKS = 10;
+
+/** Where a setup's calibration lives in the artifact store. */
+export function calibrationKey(setup: ServingSetup): string {
+  const slug = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '') || 'x';
+  return [
+    'calibration',
+    slug(setup.processor),
+    slug(setup.instanceType),
+    `${slug(setup.image)}-b${setup.maxBatch}-w${slug(String(setup.batchWindowMs))}.json`,
+  ].join('/');
+}
+
+/** Splits the probe's served cost into a fixed overhead and a forward scale (see the module comment). */
+export function calibrationFromProbe(setup: ServingSetup, probe: ServedPathProbe): Calibration {
+  const servedMs = 1000 / probe.saturationRps;
+  const forward = Math.max(1e-6, probe.meanForwardMs);
+  return {
+    setup,
+    overheadMs: round(Math.max(0, servedMs - forward), 4),
+    forwardScale: round(Math.min(1, servedMs / forward), 4),
+    capacityFactor: 1,
+    probe,
+    checks: [],
+  };
+}
+
+/** The served cost of one request of a model, in ms of one device. Without calibration: forward only. */
+export function servedCostMs(forwardMs: number, calibration: Calibration | undefined): number {
+  if (!calibration) return forwardMs;
+  return (calibration.overheadMs + calibration.forwardScale * forwardMs) / calibration.capacityFactor;
+}
+
+/** The share of one device a model keeps busy at its expected rate. */
+export function computeDemand(ratePerSecond: number, forwardMs: number, calibration?: Calibration): number {
+  return round((ratePerSecond * servedCostMs(forwardMs, calibration)) / 1000, 6);
+}
+
+export interface DeviceLoad {
+  /** Σ expected requests/s of the device's models. */
+  expectedRps: number;
+  /** Σ compute demand of the device's models. */
+  compute: number;
+}
+
+/** The request rate, in the planned mix, at which a device reaches the compute cap. */
+export function plannedCapacityRps(load: DeviceLoad, computeCap: number): number {
+  return load.compute > 0 ? (computeCap * load.expectedRps) / load.compute : Infinity;
+}
+
+/**
+ * Folds a sweep's measured capacity into the calibration, so the next pack plans against it. The ratio
+ * corrects the factor the plan was made with (`plannedWith`), not whatever is stored now: applying the
+ * same check twice (a retried activity) gives the same calibration.
+ */
+export function withCapacityCheck(
+  calibration: Calibration,
+  check: CapacityCheckRecord,
+  plannedWith: number,
+): Calibration {
+  return {
+    ...calibration,
+    capacityFactor: round(plannedWith * check.ratio, 4),
+    checks: [...calibration.checks.filter((c) => c.runId !== check.runId), check].slice(-MAX_CHECKS),
+  };
+}
+
+function round(n: number, digits: number): number {
+  return Math.round(n * 10 ** digits) / 10 ** digits;
+}

@@ -1,0 +1,165 @@
+import assert from 'node:assert/strict';
+import { parseCalibrateInput } from '../../src/capacity/calibrate-input';
+import { checkCapacity, deviceVerdict } from '../../src/capacity/check';
+import { capacityPlan, deviceLabel } from '../../src/capacity/plan';
+import {
+  type Calibration,
+  calibrationFromProbe,
+  calibrationKey,
+  computeDemand,
+  plannedCapacityRps,
+  type ServedPathProbe,
+  type ServingSetup,
+  servedCostMs,
+  withCapacityCheck,
+} from '../../src/capacity/served-path';
+import { isStableRate, rateSpread, settledRate } from '../../src/capacity/stable-rate';
+
+const setup: ServingSetup = {
+  image: 'local-torch-2.5.1+cu124',
+  processor: 'cpu',
+  instanceType: 'local-cpu',
+  maxBatch: 8,
+  batchWindowMs: 2,
+};
+
+function probe(saturationRps: number, meanForwardMs: number): ServedPathProbe {
+  return {
+    measuredAt: '2026-12-07T18:00:00.000Z',
+    models: ['a', 'b'],
+    concurrency: 16,
+    windows: [saturationRps, saturationRps, saturationRps],
+    stable: true,
+    saturationRps,
+    meanForwardMs,
+  };
+}
+
+describe('capacity model: the served path', () => {
+  it('splits a small model’s served cost into a fixed overhead on top of its forward pass', () => {
+    // 400 req/s through the server = 2.5 ms per request, of which the forward pass is 0.5 ms.
+    const c = calibrationFromProbe(setup, probe(400, 0.5));
+    assert.equal(c.overheadMs, 2);
+    assert.equal(c.forwardScale, 1);
+    assert.equal(servedCostMs(0.5, c), 2.5);
+    // A model twice as slow costs its own extra forward time, not twice the request.
+    assert.equal(servedCostMs(1, c), 3);
+  });
+
+  it('scales the forward pass down when the server serves faster than the profile’s batch-1 timing', () => {
+    // Batching: 10 req/s at a 120 ms batch-1 forward = 100 ms per request served.
+    const c = calibrationFromProbe(setup, probe(10, 120));
+    assert.equal(c.overheadMs, 0);
+    assert.ok(Math.abs(c.forwardScale - 100 / 120) < 1e-4);
+    assert.ok(Math.abs(servedCostMs(120, c) - 100) < 0.01);
+  });
+
+  it('turns the served cost into compute demand and a device’s capacity at the cap', () => {
+    const c = calibrationFromProbe(setup, probe(400, 0.5));
+    // 2 req/s × 2.5 ms = 0.5% of a device.
+    assert.equal(computeDemand(2, 0.5, c), 0.005);
+    const devices = 24;
+    const load = { expectedRps: 2 * devices, compute: 0.005 * devices };
+    // At 83% of the device, traffic in this mix reaches 0.83 × 400 req/s.
+    assert.ok(Math.abs(plannedCapacityRps(load, 0.83) - 332) < 1e-9);
+    // Without calibration the demand is the forward pass alone: the 5× over-promise this model fixes.
+    assert.equal(computeDemand(2, 0.5), 0.001);
+  });
+
+  it('closes the loop: a measured knee scales the next plan, idempotently', () => {
+    const c = calibrationFromProbe(setup, probe(400, 0.5));
+    const check = { runId: 'r1', measuredAt: 'now', plannedRps: 332, measuredRps: 250, ratio: 250 / 332 };
+    const once = withCapacityCheck(c, check, c.capacityFactor);
+    const twice = withCapacityCheck(once, check, c.capacityFactor);
+    assert.deepEqual(twice, once);
+    const load = { expectedRps: 48, compute: 24 * computeDemand(2, 0.5, once) };
+    // The next plan promises what was measured (to rounding of the stored factor).
+    assert.ok(Math.abs(plannedCapacityRps(load, 0.83) - 250) < 0.5, String(plannedCapacityRps(load, 0.83)));
+    assert.equal(once.checks.length, 1);
+  });
+
+  it('keys a calibration by its serving setup, as an artifact key', () => {
+    assert.equal(calibrationKey(setup), 'calibration/cpu/local-cpu/local-torch-2.5.1-cu124-b8-w2.json');
+    assert.notEqual(calibrationKey({ ...setup, maxBatch: 1 }), calibrationKey(setup));
+  });
+});
+
+describe('capacity model: plan against measurement', () => {
+  const calibration: Calibration = calibrationFromProbe(setup, probe(400, 0.5));
+  const loads = new Map([
+    ['a', { expectedRps: 2, compute: computeDemand(2, 0.5, calibration) }],
+    ['b', { expectedRps: 2, compute: computeDemand(2, 0.5, calibration) }],
+    ['c', { expectedRps: 1, compute: computeDemand(1, 1.5, calibration) }],
+  ]);
+  const plan = capacityPlan(
+    [{ type: 'local-cpu', devices: [['a', 'b'], ['c']] }],
+    (m) => loads.get(m),
+    0.83,
+    {},
+  );
+
+  it('promises each device the rate at which its own mix reaches the cap', () => {
+    assert.deepEqual(
+      plan.devices.map((d) => [d.device, d.models, d.plannedRps]),
+      [
+        ['local-cpu#0/dev0', 2, 332],
+        ['local-cpu#0/dev1', 1, 237.14],
+      ],
+    );
+    assert.equal(deviceLabel('inf1.xlarge', 3, 1, 'spot'), 'inf1.xlarge (spot)#3/dev1');
+  });
+
+  it('holds within ±15%, breaks below, and names the worst device', () => {
+    assert.equal(deviceVerdict(0.86), 'held');
+    assert.equal(deviceVerdict(0.84), 'broken');
+    assert.equal(deviceVerdict(1.16), 'under-promised');
+    assert.equal(deviceVerdict(null), 'unmeasured');
+    const held = checkCapacity(
+      plan,
+      new Map([
+        ['local-cpu#0/dev0', { kneeRps: 350 }],
+        ['local-cpu#0/dev1', { kneeRps: 230 }],
+      ]),
+    );
+    assert.equal(held.verdict, 'promise held');
+    assert.equal(held.worst, 'local-cpu#0/dev1');
+    assert.equal(held.measuredRps, 580);
+    const broken = checkCapacity(
+      plan,
+      new Map([
+        ['local-cpu#0/dev0', { kneeRps: 100 }],
+        ['local-cpu#0/dev1', { kneeRps: 230 }],
+      ]),
+    );
+    assert.equal(broken.verdict, 'promise broken');
+    assert.equal(broken.worst, 'local-cpu#0/dev0');
+    assert.equal(broken.devices[0].verdict, 'broken');
+    const none = checkCapacity(plan, new Map());
+    assert.equal(none.verdict, 'not measured');
+    assert.equal(none.measuredRps, null);
+  });
+});
+
+describe('capacity model: stable windows', () => {
+  it('needs three windows within 5% of their median', () => {
+    assert.equal(rateSpread([100, 100]), Infinity);
+    assert.equal(isStableRate([100, 100]), false);
+    assert.equal(isStableRate([50, 100, 102, 98]), true);
+    assert.equal(isStableRate([100, 110, 98]), false);
+    assert.equal(settledRate([50, 100, 102, 98]), 100);
+  });
+});
+
+describe('calibrate input', () => {
+  it('takes a run or trace batches, never both, and says what is wrong with a JSON pointer', () => {
+    assert.equal(parseCalibrateInput({ fromRun: 'pipeline-local-demo-1' }).ok, true);
+    const both = parseCalibrateInput({ fromRun: 'x', traceBatches: ['runs/x/trace-0.json'] });
+    assert.equal(both.ok, false);
+    const bad = parseCalibrateInput({ fromRun: '../etc', windowSeconds: 0, extra: 1 });
+    assert.equal(bad.ok, false);
+    const problems = bad.ok ? '' : bad.problems.join('\n');
+    assert.match(problems, /\/fromRun: must be a workflow id/);
+    assert.match(problems, /\/windowSeconds/);
+    assert.match(problems, /extra/);
+  });
+});

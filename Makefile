@@ -36,6 +36,7 @@ bench: setup
 	@node dist/test/bench/orchestration/bench.js 3000
 	@test/bench/serving/run.sh
 	@test/bench/api/run.sh
+	@test/bench/capacity/run.sh
 
 clean:
 	rm -rf dist

@@ -256,6 +256,7 @@ async function packingProblem(
       loads.set(`${traced.modelId}/${batch.processor}`, {
         expectedRps: demand.expectedRequestsPerSecond,
         compute: entry.compute,
+        forwardOnlyCompute: demand.compute ?? 1,
       });
     }
   }

@@ -40,8 +40,24 @@ export interface MeasuredServedPath {
   contended: boolean;
 }
 
+/** How busy the machine is: tests pass their own to decide contention. */
+export interface MachineLoad {
+  loadAverage(): number;
+  cpus: number;
+}
+
+const thisMachine: MachineLoad = { loadAverage: () => os.loadavg()[0], cpus: os.cpus().length };
+
 /** Served-path calibration (src/capacity): the probe, the stored calibrations, and the closed loop. */
-export function createCapacityActivities(paths: ProjectPaths, artifacts: ArtifactStore) {
+export function createCapacityActivities(
+  paths: ProjectPaths,
+  artifacts: ArtifactStore,
+  machine: MachineLoad = thisMachine,
+) {
+  const load = () => {
+    const loadAverage = Math.round(machine.loadAverage() * 100) / 100;
+    return { loadAverage, contended: isContended(loadAverage, machine.cpus) };
+  };
   return {
     /**
      * Up to `size` traced models spread across the range of forward times (fastest to slowest), so the
@@ -110,14 +126,7 @@ export function createCapacityActivities(paths: ProjectPaths, artifacts: Artifac
         windows.push(Math.round(figures.achievedRate * 100) / 100);
         ctx.heartbeat({ windows });
       }
-      const loadAverage = Math.round(os.loadavg()[0] * 100) / 100;
-      return {
-        windows,
-        stable: isStableRate(windows),
-        saturationRps: settledRate(windows),
-        loadAverage,
-        contended: isContended(loadAverage, os.cpus().length),
-      };
+      return { windows, stable: isStableRate(windows), saturationRps: settledRate(windows), ...load() };
     },
 
     /** The stored calibration of a serving setup, if one was measured. */
@@ -148,8 +157,7 @@ export function createCapacityActivities(paths: ProjectPaths, artifacts: Artifac
       measured: { device: string; kneeRps: number | null }[];
     }): Promise<{ key: string; check: CapacityCheck }> {
       const plan = await artifacts.readJson<CapacityPlan>(input.planKey);
-      const loadAverage = Math.round(os.loadavg()[0] * 100) / 100;
-      const contended = isContended(loadAverage, os.cpus().length);
+      const { loadAverage, contended } = load();
       const check: CapacityCheck = {
         ...checkCapacity(plan, new Map(input.measured.map((m) => [m.device, m]))),
         loadAverage,
@@ -157,7 +165,7 @@ export function createCapacityActivities(paths: ProjectPaths, artifacts: Artifac
           ? {
               note:
                 `measured while the machine had other work (load average ${loadAverage} on ` +
-                `${os.cpus().length} CPUs): the calibration was not corrected with it`,
+                `${machine.cpus} CPUs): the calibration was not corrected with it`,
             }
           : {}),
       };

@@ -37,7 +37,7 @@ export async function capacitySectionHtml(check: CapacityCheck): Promise<string>
   const rows = check.devices
     .map(
       (d) =>
-        `<tr${d.device === check.worst ? ' class="worst"' : ''}><td>${esc(d.device)}</td><td>${d.models}</td><td>${fmt(d.expectedRps, 2)}</td><td>${fmt(d.compute * 100, 1)}%</td><td>${fmt(d.plannedRps)}</td><td>${fmt(d.measuredRps)}</td><td>${fmt(d.ratio, 2)}</td><td>${d.verdict}</td></tr>`,
+        `<tr${d.device === check.worst ? ' class="worst"' : ''}><td>${esc(d.device)}</td><td>${d.models}</td><td>${fmt(d.expectedRps, 2)}</td><td>${fmt(d.compute * 100, 1)}%</td><td>${fmt(d.plannedRps)}</td><td>${fmt(d.measuredRps)}</td><td>${fmt(d.ratio, 2)}</td><td>${d.verdict}</td><td>${fmt(d.forwardOnlyRps)}</td><td>${fmt(d.forwardOnlyRatio, 2)}</td></tr>`,
     )
     .join('\n');
   const chart = await renderSvg(capacitySpec(check));
@@ -45,9 +45,10 @@ export async function capacitySectionHtml(check: CapacityCheck): Promise<string>
 <h2>Plan against measurement: <span class="verdict">${esc(check.verdict)}</span></h2>
 <p>Planned: the request rate at which each device reaches the compute cap with traffic in the planned mix.
 Measured: the device's knee (highest throughput with P90 within the SLO). A device holds its promise when
-measured / planned is at least 0.85; above 1.15 it was under-promised (paid for, left idle).
+measured / planned is at least 0.85; above 1.15 it was under-promised (paid for, left idle). The
+forward-only plan is what the profile's forward timing alone would have promised.
 Fleet: planned ${fmt(check.plannedRps)} req/s, measured ${fmt(check.measuredRps)} req/s, ratio ${fmt(check.ratio, 2)}${check.worst ? `; worst device ${esc(check.worst)}` : ''}.${check.note ? ` <strong>${esc(check.note)}</strong>.` : ''}</p>
-<table><tr><th>device</th><th>models</th><th>planned load (req/s)</th><th>compute at that load</th><th>planned capacity (req/s)</th><th>measured knee (req/s)</th><th>measured / planned</th><th>verdict</th></tr>
+<table><tr><th>device</th><th>models</th><th>planned load (req/s)</th><th>compute at that load</th><th>planned capacity (req/s)</th><th>measured knee (req/s)</th><th>measured / planned</th><th>verdict</th><th>forward-only plan (req/s)</th><th>measured / forward-only</th></tr>
 ${rows}</table>
 <figure>${chart}</figure>
 </section>

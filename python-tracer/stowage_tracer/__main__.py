@@ -42,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     tiny.add_argument("--out", required=True, type=Path, help="folder to create the models in")
     tiny.add_argument("--count", type=int, default=3)
     tiny.add_argument("--prefix", default="tiny-bert-qa", help="model folder names: <prefix>-<i>")
+    tiny.add_argument(
+        "--size", choices=["tiny", "bert-base"], default="tiny", help="bert-base: BertConfig defaults (110M)"
+    )
     serving_cli.add_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "serve":
@@ -51,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--count must be at least 1")
         from .models.tiny import make_tiny_models
 
-        folders = make_tiny_models(args.out, args.count, prefix=args.prefix)
+        folders = make_tiny_models(args.out, args.count, prefix=args.prefix, size=args.size)
         print(json.dumps([str(f) for f in folders]))
         return 0
 

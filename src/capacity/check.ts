@@ -18,6 +18,8 @@ export interface DeviceCheck extends PlannedDevice {
   measuredRps: number | null;
   /** measured / planned. */
   ratio: number | null;
+  /** measured / the forward-only plan: how far a plan from profile timing alone would have been off. */
+  forwardOnlyRatio: number | null;
   verdict: DeviceVerdict;
 }
 
@@ -49,7 +51,11 @@ export function checkCapacity(plan: CapacityPlan, measured: Map<string, Measured
       measuredRps !== null && Number.isFinite(d.plannedRps) && d.plannedRps > 0
         ? round(measuredRps / d.plannedRps)
         : null;
-    return { ...d, measuredRps, ratio, verdict: deviceVerdict(ratio) };
+    const forwardOnlyRatio =
+      measuredRps !== null && Number.isFinite(d.forwardOnlyRps) && d.forwardOnlyRps > 0
+        ? round(measuredRps / d.forwardOnlyRps)
+        : null;
+    return { ...d, measuredRps, ratio, forwardOnlyRatio, verdict: deviceVerdict(ratio) };
   });
   const checked = devices.filter((d) => d.ratio !== null);
   const worst = checked.reduce<DeviceCheck | null>((w, d) => (!w || d.ratio! < w.ratio! ? d : w), null);

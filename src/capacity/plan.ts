@@ -14,6 +14,8 @@ export interface PlannedDevice {
   compute: number;
   /** The request rate, in the planned mix, at which the device reaches the compute cap. */
   plannedRps: number;
+  /** The same from the profile's forward timing alone (no served-path calibration): what plans promised before. */
+  forwardOnlyRps: number;
 }
 
 export interface CalibrationUse {
@@ -38,6 +40,8 @@ export interface CapacityPlan {
 export interface ModelLoad {
   expectedRps: number;
   compute: number;
+  /** The compute demand from the profile's timing alone. */
+  forwardOnlyCompute: number;
 }
 
 export const deviceLabel = (type: string, instance: number, device: number, market?: string): string =>
@@ -54,12 +58,14 @@ export function capacityPlan(
     inst.devices.map((models, d) => {
       const expectedRps = sum(models.map((m) => loadOf(m, inst.type)?.expectedRps ?? 0));
       const compute = sum(models.map((m) => loadOf(m, inst.type)?.compute ?? 0));
+      const forwardOnly = sum(models.map((m) => loadOf(m, inst.type)?.forwardOnlyCompute ?? 0));
       return {
         device: deviceLabel(inst.type, i, d, inst.market),
         models: models.length,
         expectedRps: round(expectedRps, 4),
         compute: round(compute, 6),
         plannedRps: round(plannedCapacityRps({ expectedRps, compute }, computeCap), 2),
+        forwardOnlyRps: round(plannedCapacityRps({ expectedRps, compute: forwardOnly }, computeCap), 2),
       };
     }),
   );

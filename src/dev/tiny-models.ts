@@ -9,7 +9,7 @@ import { pythonPath } from './tools';
  */
 export async function makeTinyModels(
   paths: ProjectPaths,
-  options: { out: string; count: number; prefix?: string },
+  options: { out: string; count: number; prefix?: string; size?: 'tiny' | 'bert-base' },
 ): Promise<string[]> {
   const args = [
     '-m',
@@ -21,6 +21,7 @@ export async function makeTinyModels(
     String(options.count),
   ];
   if (options.prefix) args.push('--prefix', options.prefix);
+  if (options.size) args.push('--size', options.size);
   const { stdout } = await promisify(execFile)(pythonPath(paths), args, { cwd: paths.pythonTracer });
   return JSON.parse(stdout) as string[];
 }

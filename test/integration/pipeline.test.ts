@@ -45,6 +45,8 @@ describe('pipeline workflow (build → trace → pack → deploy → test → re
 
   before(async () => {
     await testStack();
+    // No calibration yet: the first run must probe the served path before it packs.
+    fs.rmSync(path.join(testPaths().artifacts, 'calibration'), { recursive: true, force: true });
     sources = await makeTinyModels(testPaths(), {
       out: path.join(testPaths().artifacts, 'pipeline-sources'),
       count: 3,
@@ -102,7 +104,23 @@ describe('pipeline workflow (build → trace → pack → deploy → test → re
     const report = path.join(testPaths().artifacts, 'runs', first.workflowId, 'report.html');
     assert.equal(result.report, pathToFileURL(report).href, 'the report sits in the run folder');
     assert.match(fs.readFileSync(report, 'utf8'), /<svg/, 'report.html holds its charts');
-    assert.deepEqual(await childTypes(first), ['traceModels', 'rollout', 'loadSweep']);
+    assert.deepEqual(await childTypes(first), ['traceModels', 'calibrate', 'rollout', 'loadSweep']);
+
+    // The plan it packed with, checked against what the sweep measured, in the result and the report.
+    assert.match(progress.stages.pack.detail ?? '', /served path [\d.]+ ms \+ [\d.]+× forward/);
+    const capacity = result.capacity!;
+    assert.ok(['promise held', 'promise broken'].includes(capacity.verdict), capacity.verdict);
+    assert.ok(capacity.plannedRps > 0 && capacity.measuredRps! > 0);
+    assert.equal(capacity.ratio, Math.round((capacity.measuredRps! / capacity.plannedRps) * 1000) / 1000);
+    const reportJson = JSON.parse(
+      fs.readFileSync(path.join(testPaths().artifacts, 'runs', first.workflowId, 'report.json'), 'utf8'),
+    ) as { capacity: { devices: { device: string; plannedRps: number; measuredRps: number }[] } };
+    assert.deepEqual(
+      reportJson.capacity.devices.map((d) => d.device),
+      ['local-cpu#0/dev0'],
+    );
+    assert.equal(reportJson.capacity.devices[0].measuredRps, result.kneeRequestsPerSecond);
+    assert.match(fs.readFileSync(report, 'utf8'), /Plan against measurement: <span class="verdict">promise/);
 
     const described = await first.describe();
     assert.equal(described.searchAttributes.StowageStage?.[0], 'done');
@@ -115,7 +133,9 @@ describe('pipeline workflow (build → trace → pack → deploy → test → re
     assert.equal(result.modelsServed, 3);
     const progress: PipelineProgress = await resumed.query(progressQuery);
     assert.equal(progress.stages.trace.status, 'skipped');
+    // The calibration the first run measured is the one this run plans with: no probe again.
     assert.deepEqual(await childTypes(resumed), ['rollout', 'loadSweep']);
+    assert.match(progress.stages.pack.detail ?? '', /served path/);
   });
 
   it('waits for approval before deploy, and a cancelled run stops the servers it started', async () => {

@@ -87,9 +87,9 @@ describe('capacity model: the served path', () => {
 describe('capacity model: plan against measurement', () => {
   const calibration: Calibration = calibrationFromProbe(setup, probe(400, 0.5));
   const loads = new Map([
-    ['a', { expectedRps: 2, compute: computeDemand(2, 0.5, calibration) }],
-    ['b', { expectedRps: 2, compute: computeDemand(2, 0.5, calibration) }],
-    ['c', { expectedRps: 1, compute: computeDemand(1, 1.5, calibration) }],
+    ['a', { expectedRps: 2, compute: computeDemand(2, 0.5, calibration), forwardOnlyCompute: 0.001 }],
+    ['b', { expectedRps: 2, compute: computeDemand(2, 0.5, calibration), forwardOnlyCompute: 0.001 }],
+    ['c', { expectedRps: 1, compute: computeDemand(1, 1.5, calibration), forwardOnlyCompute: 0.0015 }],
   ]);
   const plan = capacityPlan(
     [{ type: 'local-cpu', devices: [['a', 'b'], ['c']] }],
@@ -100,10 +100,10 @@ describe('capacity model: plan against measurement', () => {
 
   it('promises each device the rate at which its own mix reaches the cap', () => {
     assert.deepEqual(
-      plan.devices.map((d) => [d.device, d.models, d.plannedRps]),
+      plan.devices.map((d) => [d.device, d.models, d.plannedRps, d.forwardOnlyRps]),
       [
-        ['local-cpu#0/dev0', 2, 332],
-        ['local-cpu#0/dev1', 1, 237.14],
+        ['local-cpu#0/dev0', 2, 332, 1660],
+        ['local-cpu#0/dev1', 1, 237.14, 553.33],
       ],
     );
     assert.equal(deviceLabel('inf1.xlarge', 3, 1, 'spot'), 'inf1.xlarge (spot)#3/dev1');

@@ -5,12 +5,14 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import type { Calibration } from '../../src/capacity/served-path';
 import type { PipelineProgress, PipelineResult } from '../../src/domain/pipeline';
 import { STOWAGE_TASK_QUEUE } from '../../src/domain/task-queues';
 import type { PipelineInputJson } from '../../src/pipeline/input';
 import { approveDeployUpdate, progressQuery } from '../../workflows/pipeline';
 import { recordHistory } from '../support/histories';
-import { testPaths, testStack } from '../support/stack';
+import { runCli } from '../support/cli';
+import { testPaths, testStack, testStateDir } from '../support/stack';
 import { makeTinyModels } from '../../src/dev/tiny-models';
 import { isAlive } from '../support/processes';
 
@@ -136,6 +138,30 @@ describe('pipeline workflow (build → trace → pack → deploy → test → re
     // The calibration the first run measured is the one this run plans with: no probe again.
     assert.deepEqual(await childTypes(resumed), ['rollout', 'loadSweep']);
     assert.match(progress.stages.pack.detail ?? '', /served path/);
+  });
+
+  it('`stowage calibrate <run>` probes the served path again on that run’s models and resets the closed loop', async () => {
+    const address = (await testStack()).temporal.address;
+    const env = { STOWAGE_STATE_DIR: testStateDir() };
+    const result = await runCli(
+      ['calibrate', first.workflowId, '--sample', '2', '--json', '--temporal-address', address],
+      env,
+    );
+    assert.equal(result.code, 0, result.stderr);
+    const { key, calibration } = JSON.parse(result.stdout) as { key: string; calibration: Calibration };
+    assert.match(key, /^calibration\/cpu\/local-cpu\/local-torch-/);
+    assert.deepEqual(JSON.parse(fs.readFileSync(path.join(testPaths().artifacts, key), 'utf8')), calibration);
+    assert.equal(calibration.probe.models.length, 2);
+    assert.ok(calibration.probe.windows.length >= 3 && calibration.probe.saturationRps > 0);
+    assert.equal(calibration.capacityFactor, 1);
+    assert.deepEqual(calibration.checks, []);
+
+    const bad = await runCli(['calibrate', '../etc', '--temporal-address', address], env);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /\/fromRun: must be a workflow id/);
+    const never = await runCli(['calibrate', 'no-such-run', '--temporal-address', address], env);
+    assert.equal(never.code, 1);
+    assert.match(never.stderr, /run no-such-run has no trace stage record/);
   });
 
   it('waits for approval before deploy, and a cancelled run stops the servers it started', async () => {

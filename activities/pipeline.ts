@@ -100,7 +100,7 @@ export function createPipelineActivities(artifacts: ArtifactStore) {
      */
     async packPlacement(input: PackStageInput): Promise<PackStageResult> {
       const calibrations = await readCalibrations(artifacts, input.calibrations ?? []);
-      const { problem, loads } = await packingProblem(artifacts, input, calibrations);
+      const { problem, loads, untrusted } = await packingProblem(artifacts, input, calibrations);
       const placementId = createHash('sha256').update(JSON.stringify(problem)).digest('hex').slice(0, 16);
       const placementKey = artifactKeys.placement(placementId);
       let placement: Placement;
@@ -138,6 +138,7 @@ export function createPipelineActivities(artifacts: ArtifactStore) {
         cached,
         capacityPlanKey,
         calibrations: plan.calibrations,
+        untrustedProfiles: untrusted,
       };
     },
   };
@@ -238,15 +239,17 @@ async function packingProblem(
   artifacts: ArtifactStore,
   input: PackStageInput,
   calibrations: Map<string, AppliedCalibration>,
-): Promise<{ problem: PackingProblem; loads: Map<string, ModelLoad> }> {
+): Promise<{ problem: PackingProblem; loads: Map<string, ModelLoad>; untrusted: number }> {
   // Keyed `<modelId>/<processor>`: what each model asks of a device of each processor it was traced for.
   const demands = new Map<string, PackingProblem['models'][number]['demands']>();
   const loads = new Map<string, ModelLoad>();
+  let untrusted = 0;
   for (const key of input.traceBatches) {
     const batch = await artifacts.readJson<TraceBatchRecord>(key);
     const calibration = calibrations.get(batch.processor)?.calibration;
     for (const traced of batch.traced) {
       const { demand } = traced;
+      if (demand.measurement && (!demand.measurement.stable || demand.measurement.contended)) untrusted++;
       const entry = {
         memoryGiB: demand.memoryGiB,
         compute: computeOf(demand, calibration),
@@ -272,5 +275,5 @@ async function packingProblem(
     limits: input.limits,
     timeLimitMs: input.timeLimitMs,
   };
-  return { problem, loads };
+  return { problem, loads, untrusted };
 }

@@ -421,16 +421,23 @@ async function packStage(
 /** Which served-path calibration the demands were computed with, and how recent its figures are. */
 function calibrationNote(result: PackStageResult): string {
   const uses = Object.values(result.calibrations ?? {});
-  if (uses.length === 0) return '';
-  return uses
-    .map(
-      (c) =>
-        `; served path ${c.overheadMs.toFixed(2)} ms + ${c.forwardScale.toFixed(2)}× forward, ` +
-        (c.checkedAt
-          ? `capacity ×${c.capacityFactor.toFixed(2)} measured ${c.checkedAt}`
-          : `probed ${c.probedAt}`),
-    )
-    .join('');
+  const shaky = result.untrustedProfiles
+    ? `; ${result.untrustedProfiles} profile(s) unstable or taken on a contended machine`
+    : '';
+  if (uses.length === 0) return shaky;
+  return (
+    shaky +
+    uses
+      .map(
+        (c) =>
+          `; served path ${c.overheadMs.toFixed(2)} ms + ${c.forwardScale.toFixed(2)}× forward, ` +
+          (c.checkedAt
+            ? `capacity ×${c.capacityFactor.toFixed(2)} measured ${c.checkedAt}`
+            : `probed ${c.probedAt}`) +
+          (c.probeTrusted ? '' : ' (probe unstable or contended: `stowage calibrate` measures it again)'),
+      )
+      .join('')
+  );
 }
 
 function capacitySummary(check: CapacityCheck): string {

@@ -115,6 +115,22 @@ def test_second_call_returns_the_cached_artifact_without_tracing(root, source):
     assert acts.traces_run == 0  # both answered from the store (the artifact exists from earlier tests)
 
 
+def test_a_cached_trace_whose_profile_was_contended_is_profiled_again(root, source):
+    acts = tracer(root)
+    first = ActivityEnvironment().run(acts.trace_model, request(source, model_id="tiny-reprofile"))
+    profile_file = file_of(first["artifact"]["profileUri"])
+    stored = json.loads(profile_file.read_text())
+    stored["measurement"] = {**stored["measurement"], "contended": True, "cpuShare": 0.2}
+    stored["measuredAt"] = "2000-01-01T00:00:00Z"
+    profile_file.write_text(json.dumps(stored))
+    again = ActivityEnvironment().run(acts.trace_model, request(source, model_id="tiny-reprofile"))
+    assert again["cached"] is True and acts.traces_run == 1
+    fresh = json.loads(profile_file.read_text())
+    assert fresh["measuredAt"] != "2000-01-01T00:00:00Z"
+    assert fresh["measurement"]["cpuShare"] != 0.2
+    assert again["demand"] == fresh["demand"]
+
+
 def test_a_corrupted_artifact_is_traced_again(root, source):
     acts = tracer(root)
     first = ActivityEnvironment().run(acts.trace_model, request(source, model_id="tiny-corrupt"))

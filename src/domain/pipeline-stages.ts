@@ -46,6 +46,8 @@ export interface PackStageResult {
   /** What each served device promises (runs/<runId>/capacity-plan.json); absent in older runs. */
   capacityPlanKey?: string;
   calibrations?: Record<string, CalibrationUse>;
+  /** Profiles whose timings did not settle or were taken on a contended machine (their demands are shaky). */
+  untrustedProfiles?: number;
 }
 
 /** The instances and devices that hold models: idle devices (the packer filled fewer) get no server. */

@@ -42,6 +42,12 @@ STABLE_SPREAD = 0.05
 CONTENDED_CPU_SHARE = 0.8
 
 
+def trusted(profile: dict) -> bool:
+    """A profile whose timings settled on a machine that let them run; older profiles did not say."""
+    measurement = profile.get("measurement")
+    return bool(measurement) and measurement["stable"] and not measurement["contended"]
+
+
 def load(model_file: Path, processor: Processor):
     if processor == "inf":
         sdk = compiling.neuron_sdk()

@@ -4,8 +4,8 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { ArtifactStore } from '../src/artifacts/store';
 import { artifactKeys } from '../src/artifacts/keys';
 import type { CapacityCheck } from '../src/capacity/check';
-import { capacityPlan, type CalibrationUse, type ModelLoad } from '../src/capacity/plan';
-import { type Calibration, computeDemand, servedCostMs } from '../src/capacity/served-path';
+import { capacityPlan, type ModelLoad } from '../src/capacity/plan';
+import { demandedCompute } from '../src/capacity/served-path';
 import { localInstanceType } from '../src/domain/local-catalog';
 import {
   type PackStageInput,
@@ -13,7 +13,6 @@ import {
   servedInstances,
   type TraceBatchRecord,
 } from '../src/domain/pipeline-stages';
-import type { Demand } from '../src/domain/tracing';
 import type { Processor } from '../src/domain/task-queues';
 import {
   DEFAULT_COMPUTE_FRACTION,
@@ -23,6 +22,7 @@ import {
   type Placement,
 } from '../src/packing';
 import { describeProblems, ModelManifestSchema, type ModelSpec } from '../src/pipeline/input';
+import { type AppliedCalibration, readCalibrations } from './capacity/calibrations';
 import { heartbeating } from './heartbeat';
 import { capacitySectionHtml } from './load/capacity-section';
 
@@ -186,55 +186,6 @@ function parseManifest(key: string, bytes: Buffer): ModelSpec[] {
   return parsed.data.models;
 }
 
-interface AppliedCalibration {
-  calibration: Calibration;
-  use: CalibrationUse;
-}
-
-/**
- * The calibrations to apply, one per processor. Demands are per processor in the packing contract, so
- * where two instance types of one processor were calibrated the dearer served path is used for both.
- */
-async function readCalibrations(
-  artifacts: ArtifactStore,
-  keys: string[],
-): Promise<Map<string, AppliedCalibration>> {
-  const byProcessor = new Map<string, AppliedCalibration>();
-  for (const key of keys) {
-    const calibration = await artifacts.readJson<Calibration>(key);
-    const processor = calibration.setup.processor;
-    const held = byProcessor.get(processor);
-    if (held && servedCostMs(1, held.calibration) >= servedCostMs(1, calibration)) continue;
-    byProcessor.set(processor, {
-      calibration,
-      use: {
-        key,
-        probedAt: calibration.probe.measuredAt,
-        checkedAt: calibration.checks.at(-1)?.measuredAt ?? null,
-        probeTrusted: calibration.probe.stable && !calibration.probe.contended,
-        overheadMs: calibration.overheadMs,
-        forwardScale: calibration.forwardScale,
-        capacityFactor: calibration.capacityFactor,
-      },
-    });
-  }
-  return byProcessor;
-}
-
-/**
- * A model's compute demand on its processor. With a calibration, its served cost (src/capacity); without
- * one, the profile's share of the device; a model whose throughput could not be measured is given a whole
- * device rather than guessed at.
- */
-function computeOf(demand: Demand, calibration: Calibration | undefined): number {
-  const rate = demand.expectedRequestsPerSecond;
-  // Profiles written before forwardMs existed still carry it as rate / compute.
-  const forwardMs =
-    demand.forwardMs ?? (demand.compute !== null && rate > 0 ? (demand.compute * 1000) / rate : null);
-  if (calibration && forwardMs !== null) return computeDemand(rate, forwardMs, calibration);
-  return demand.compute ?? 1;
-}
-
 async function packingProblem(
   artifacts: ArtifactStore,
   input: PackStageInput,
@@ -252,7 +203,7 @@ async function packingProblem(
       if (demand.measurement && (!demand.measurement.stable || demand.measurement.contended)) untrusted++;
       const entry = {
         memoryGiB: demand.memoryGiB,
-        compute: computeOf(demand, calibration),
+        compute: demandedCompute(demand, calibration),
         hostMemoryGiB: demand.hostMemoryGiB,
       };
       demands.set(traced.modelId, { ...demands.get(traced.modelId), [batch.processor]: entry });

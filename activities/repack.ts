@@ -3,7 +3,8 @@ import os from 'node:os';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { ArtifactStore } from '../src/artifacts/store';
 import { artifactKeys, assertArtifactKey } from '../src/artifacts/keys';
-import { localInstanceType } from '../src/domain/local-catalog';
+import { demandedCompute } from '../src/capacity/served-path';
+import { LOCAL_INSTANCE_TYPE, localInstanceType } from '../src/domain/local-catalog';
 import type { RoutingTable } from '../src/domain/load-sweep';
 import type { TraceBatchRecord } from '../src/domain/pipeline-stages';
 import {
@@ -20,6 +21,7 @@ import { InventoryError, readInventory } from '../src/inventory';
 import { pack, PackingInputError, type PackingProblem, type Placement } from '../src/packing';
 import { type ModelSpec, traceOptionsFor } from '../src/pipeline/input';
 import { isServerAlive } from './load/servers';
+import { type AppliedCalibration, latestCalibrations } from './capacity/calibrations';
 import { heartbeating } from './heartbeat';
 
 /**
@@ -184,6 +186,8 @@ export function createRepackActivities(artifacts: ArtifactStore) {
               memoryGiB: t.demand.memoryGiB,
               compute: t.demand.compute,
               hostMemoryGiB: t.demand.hostMemoryGiB,
+              forwardMs: t.demand.forwardMs ?? null,
+              expectedRequestsPerSecond: t.demand.expectedRequestsPerSecond,
             },
           };
         }
@@ -197,6 +201,10 @@ export function createRepackActivities(artifacts: ArtifactStore) {
       const catalog = input.catalog ?? [
         localInstanceType({ cpus: os.cpus().length, memoryGiB: os.totalmem() / 2 ** 30 }),
       ];
+      // This machine's served path, as last probed, when packing for this machine (src/capacity).
+      const calibrations = input.catalog
+        ? new Map<string, AppliedCalibration>()
+        : await latestCalibrations(artifacts, input.processors, LOCAL_INSTANCE_TYPE);
       const previous = fleet ? await artifacts.readJson<Placement>(fleet.placementKey) : undefined;
       const problem: PackingProblem = {
         instanceTypes: catalog,
@@ -209,11 +217,15 @@ export function createRepackActivities(artifacts: ArtifactStore) {
                 .filter((p) => book[id]?.[p])
                 .map((p) => {
                   const d = book[id][p]!;
-                  // A model whose throughput could not be measured is given a whole device, not guessed at.
-                  return [
-                    p,
-                    { memoryGiB: d.memoryGiB, compute: d.compute ?? 1, hostMemoryGiB: d.hostMemoryGiB },
-                  ];
+                  const compute = demandedCompute(
+                    {
+                      expectedRequestsPerSecond: d.expectedRequestsPerSecond ?? input.expectedRatePerModel,
+                      compute: d.compute,
+                      forwardMs: d.forwardMs,
+                    },
+                    calibrations.get(p)?.calibration,
+                  );
+                  return [p, { memoryGiB: d.memoryGiB, compute, hostMemoryGiB: d.hostMemoryGiB }];
                 }),
             ),
           })),

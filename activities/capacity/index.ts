@@ -9,6 +9,7 @@ import {
   calibrationFromProbe,
   calibrationKey,
   isContended,
+  latestCalibrationKey,
   type ServedPathProbe,
   type ServingSetup,
   withCapacityCheck,
@@ -153,6 +154,9 @@ export function createCapacityActivities(
       const calibration = calibrationFromProbe(input.setup, input.probe);
       const key = calibrationKey(input.setup);
       await artifacts.writeJson(key, calibration);
+      await artifacts.writeJson(latestCalibrationKey(input.setup.processor, input.setup.instanceType), {
+        key,
+      });
       return { key, calibration };
     },
 

@@ -73,9 +73,18 @@ export interface Calibration {
 
 export const MAX_CHECKS = 10;
 
+/**
+ * The newest probed setup of a processor and instance type: what a re-pack that does not deploy plans
+ * with (it knows the machine, not the serving image's version).
+ */
+export function latestCalibrationKey(processor: string, instanceType: string): string {
+  return `calibration/${slug(processor)}/${slug(instanceType)}/latest.json`;
+}
+
+const slug = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '') || 'x';
+
 /** Where a setup's calibration lives in the artifact store. */
 export function calibrationKey(setup: ServingSetup): string {
-  const slug = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '') || 'x';
   return [
     'calibration',
     slug(setup.processor),
@@ -102,6 +111,28 @@ export function calibrationFromProbe(setup: ServingSetup, probe: ServedPathProbe
 export function servedCostMs(forwardMs: number, calibration: Calibration | undefined): number {
   if (!calibration) return forwardMs;
   return (calibration.overheadMs + calibration.forwardScale * forwardMs) / calibration.capacityFactor;
+}
+
+/** What a profile says about a model, in the fields the served-path model reads. */
+export interface ProfiledDemand {
+  expectedRequestsPerSecond: number;
+  /** The profile's own estimate (rate / best throughput of forward alone); null when unmeasured. */
+  compute: number | null;
+  forwardMs?: number | null;
+}
+
+/**
+ * A model's compute demand for the packer. With a calibration, its served cost; without one, the
+ * profile's own estimate; a model whose throughput could not be measured is given a whole device rather
+ * than guessed at.
+ */
+export function demandedCompute(demand: ProfiledDemand, calibration: Calibration | undefined): number {
+  const rate = demand.expectedRequestsPerSecond;
+  // Profiles written before forwardMs existed still carry it as rate / compute.
+  const forwardMs =
+    demand.forwardMs ?? (demand.compute !== null && rate > 0 ? (demand.compute * 1000) / rate : null);
+  if (calibration && forwardMs !== null) return computeDemand(rate, forwardMs, calibration);
+  return demand.compute ?? 1;
 }
 
 /** The share of one device a model keeps busy at its expected rate. */

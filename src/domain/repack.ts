@@ -89,6 +89,9 @@ export interface DemandEntry {
   memoryGiB: number;
   compute: number | null;
   hostMemoryGiB?: number;
+  /** What the served-path model needs (absent in books written before it). */
+  forwardMs?: number | null;
+  expectedRequestsPerSecond?: number;
 }
 
 /** Measured demands by model and processor (fleet/<name>/demands-<hash>.json). */

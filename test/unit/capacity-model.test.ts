@@ -7,6 +7,7 @@ import {
   calibrationFromProbe,
   calibrationKey,
   computeDemand,
+  demandedCompute,
   plannedCapacityRps,
   type ServedPathProbe,
   type ServingSetup,
@@ -76,6 +77,17 @@ describe('capacity model: the served path', () => {
     // The next plan promises what was measured (to rounding of the stored factor).
     assert.ok(Math.abs(plannedCapacityRps(load, 0.83) - 250) < 0.5, String(plannedCapacityRps(load, 0.83)));
     assert.equal(once.checks.length, 1);
+  });
+
+  it('computes a model’s demand from its profile, with or without a calibration', () => {
+    const c = calibrationFromProbe(setup, probe(400, 0.5));
+    const profiled = { expectedRequestsPerSecond: 2, compute: 0.0008, forwardMs: 0.5 };
+    assert.equal(demandedCompute(profiled, undefined), 0.0008, 'uncalibrated: the profile’s own estimate');
+    assert.equal(demandedCompute(profiled, c), 0.005);
+    // A profile from before forwardMs: its forward time is rate / compute (0.4 ms here).
+    assert.equal(demandedCompute({ expectedRequestsPerSecond: 2, compute: 0.0008 }, c), 0.0048);
+    // Nothing measured: a whole device, not a guess.
+    assert.equal(demandedCompute({ expectedRequestsPerSecond: 2, compute: null }, c), 1);
   });
 
   it('keys a calibration by its serving setup, as an artifact key', () => {

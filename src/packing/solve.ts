@@ -64,7 +64,7 @@ export async function pack(raw: PackingProblem | unknown): Promise<Placement> {
     let pk: Packing;
     if (problem.previous) {
       pk = await repack(problem, p, solver, bounding, started + budget, steps);
-    } else if (chunkable(p) && problem.maxSpotFraction === undefined) {
+    } else if (chunkable(p) && problem.limits?.maxSpotFraction === undefined) {
       const bound = await bounding;
       // A margin for the last slice's overrun and the result's assembly.
       const chunked = await packInChunks(problem, p, solver, started + budget * 0.9);
@@ -105,8 +105,9 @@ export async function pack(raw: PackingProblem | unknown): Promise<Placement> {
       if (report.lnsImprovements > 0) steps.push(`MIP windows ${report.lnsImprovements}`);
       lower = await exactIfSmall(p, pk, lower, solver, deadline, steps);
     }
-    if (problem.maxSpotFraction !== undefined) {
-      const replaced = capSpot(pk, problem.maxSpotFraction);
+    const maxSpot = problem.limits?.maxSpotFraction;
+    if (maxSpot !== undefined) {
+      const replaced = capSpot(pk, maxSpot);
       if (replaced > 0) steps.push(`${replaced} spot instances replaced to hold maxSpotFraction`);
     }
     return toPlacement(p, pk, Math.min(lower, pk.cost()), started, steps, problem.previous !== undefined);

@@ -72,9 +72,9 @@ export function checkPlacement(problem: PackingProblem, placement: Placement): s
     if (available !== undefined && used > available)
       violations.push(`${used} × ${name} but only ${available} available`);
   }
-  const maxSpot = problem.maxSpotFraction;
+  const maxSpot = problem.limits?.maxSpotFraction;
   if (maxSpot !== undefined && spotDevices > maxSpot * devices + 1e-9)
-    violations.push(`${spotDevices} of ${devices} devices on spot, over maxSpotFraction ${maxSpot}`);
+    violations.push(`${spotDevices} of ${devices} devices on spot, over limits.maxSpotFraction ${maxSpot}`);
   placement.unplaced.forEach((u, k) => note(u.id, `unplaced[${k}]`));
   for (const id of models.keys())
     if (!seen.has(id)) violations.push(`model "${id}" is neither placed nor unplaced`);

@@ -10,6 +10,7 @@ import { roundedShare } from './heuristics/assignment';
 import { maximalDeviceSets, type DeviceSet } from './device-sets';
 import { HighsSolver } from './highs/worker';
 import { binCompletion, completionApplies } from './improve/completion';
+import { zeroWasteCompletion } from './improve/zero-waste';
 import { downgrade } from './improve/downgrade';
 import { coverByReducedCost } from './improve/lp-cover';
 import { replace } from './improve/lns';
@@ -64,7 +65,7 @@ export async function pack(raw: PackingProblem | unknown): Promise<Placement> {
     let pk: Packing;
     if (problem.previous) {
       pk = await repack(problem, p, solver, bounding, started + budget, steps);
-    } else if (chunkable(p) && problem.maxSpotFraction === undefined) {
+    } else if (chunkable(p) && problem.limits?.maxSpotFraction === undefined) {
       const bound = await bounding;
       // A margin for the last slice's overrun and the result's assembly.
       const chunked = await packInChunks(problem, p, solver, started + budget * 0.9);
@@ -88,6 +89,7 @@ export async function pack(raw: PackingProblem | unknown): Promise<Placement> {
       }
     }
     if (!problem.previous) {
+      zeroWasteIfTight(p, pk, lower, started + budget * ZERO_WASTE_END, steps);
       const lp = await patternBoundIfAffordable(p, pk, lower, solver, started, budget * 0.3, steps);
       lower = lp.lower;
       if (lp.priced && pk.cost() > lower + 1e-9) {
@@ -105,8 +107,9 @@ export async function pack(raw: PackingProblem | unknown): Promise<Placement> {
       if (report.lnsImprovements > 0) steps.push(`MIP windows ${report.lnsImprovements}`);
       lower = await exactIfSmall(p, pk, lower, solver, deadline, steps);
     }
-    if (problem.maxSpotFraction !== undefined) {
-      const replaced = capSpot(pk, problem.maxSpotFraction);
+    const maxSpot = problem.limits?.maxSpotFraction;
+    if (maxSpot !== undefined) {
+      const replaced = capSpot(pk, maxSpot);
       if (replaced > 0) steps.push(`${replaced} spot instances replaced to hold maxSpotFraction`);
     }
     return toPlacement(p, pk, Math.min(lower, pk.cost()), started, steps, problem.previous !== undefined);
@@ -164,6 +167,23 @@ function finish(
 
 /** Single-type problems up to this size try bin completion against the bound before local search. */
 export const COMPLETION_MAX_MODELS = 1000;
+
+/** The zero-waste completion ends by this share of the budget (it runs only where it applies). */
+const ZERO_WASTE_END = 0.5;
+
+/**
+ * Where the bound equals the models' total demand in some dimension of the one instance type, only
+ * packings with every instance exactly full reach it: exact fills find them long before local search.
+ */
+function zeroWasteIfTight(p: Prepared, pk: Packing, lower: number, deadline: number, steps: string[]): void {
+  const models = p.placeable;
+  if (models.length > COMPLETION_MAX_MODELS || !completionApplies(p, models)) return;
+  if (models.some((i) => !pk.binOf[i])) return;
+  const bins = Math.ceil(lower / p.types[0].price - 1e-9);
+  if (bins * p.types[0].price >= pk.cost() - 1e-9) return;
+  const exact = zeroWasteCompletion(p, models, bins, deadline);
+  if (exact.packing && replace(pk, [...pk.bins], exact.packing)) steps.push('zero-waste completion');
+}
 
 /**
  * The share of the budget by which bin completion ends. Small problems give it most of the time: the

@@ -37,6 +37,8 @@ export interface ModelSpec {
 export interface PackingLimits {
   memoryFraction?: number;
   computeFraction?: number;
+  /** At most this share of the fleet's devices on spot instances (none by default). */
+  maxSpotFraction?: number;
 }
 
 export interface PackingProblem {
@@ -46,8 +48,6 @@ export interface PackingProblem {
   previous?: Placement;
   maxMoves?: number;
   timeLimitMs?: number;
-  /** At most this share of the fleet's devices on spot instances (none by default). */
-  maxSpotFraction?: number;
 }
 
 export interface PlacedInstance {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { safeText } from '../domain/ids';
 import { LIMITS, overlongLists } from '../domain/limits';
-import { typeKey, type PackingProblem } from './types';
+import { typeKey, type Market, type PackingProblem } from './types';
 
 /** Thrown for input the packer must refuse; `defects` lists every problem with its path. */
 export class PackingInputError extends Error {
@@ -36,7 +36,11 @@ const compute = nonNegative.max(LIMITS.compute, atMost(LIMITS.compute));
 
 const DemandSchema = z.object({ memoryGiB: memory, compute, hostMemoryGiB: memory.optional() }).strict();
 
-const InstanceTypeSchema = z
+/**
+ * One entry of a catalog: the packing contract's, and the pipeline's and repack's (which narrow the name
+ * and the processor to what they can deploy). One schema, so no edge takes what another refuses.
+ */
+export const InstanceTypeSchema = z
   .object({
     name,
     processor: name,
@@ -51,6 +55,17 @@ const InstanceTypeSchema = z
     hostMemoryGiB: positive.max(LIMITS.memoryGiB, atMost(LIMITS.memoryGiB)).optional(),
     available: count(0).max(LIMITS.available, atMost(LIMITS.available)).optional(),
     market: z.enum(['on-demand', 'spot'], { message: 'must be "on-demand" or "spot"' }).optional(),
+  })
+  .strict();
+
+const spotFraction = size('in [0, 1]').min(0, 'must be in [0, 1]').max(1, 'must be in [0, 1]');
+
+/** The caps a placement must hold: per device (memory, compute) and over the fleet (spot share). */
+export const PackingLimitsSchema = z
+  .object({
+    memoryFraction: fraction.optional(),
+    computeFraction: fraction.optional(),
+    maxSpotFraction: spotFraction.optional(),
   })
   .strict();
 
@@ -103,16 +118,12 @@ export const PackingProblemSchema = z
       .array(ModelSchema)
       .min(1, 'the model list is empty')
       .max(LIMITS.models, `must hold at most ${LIMITS.models} models`),
-    limits: z
-      .object({ memoryFraction: fraction.optional(), computeFraction: fraction.optional() })
-      .strict()
-      .optional(),
+    limits: PackingLimitsSchema.optional(),
     previous: PlacementSchema.optional(),
     maxMoves: count(0).max(LIMITS.models, atMost(LIMITS.models)).optional(),
     timeLimitMs: count(1)
       .max(LIMITS.timeLimitMs, `must be at most ${LIMITS.timeLimitMs} (one hour)`)
       .optional(),
-    maxSpotFraction: size('in [0, 1]').min(0, 'must be in [0, 1]').max(1, 'must be in [0, 1]').optional(),
   })
   .strict();
 
@@ -125,19 +136,47 @@ function pathOf(path: (string | number)[]): string {
   return out === '' ? '(root)' : out;
 }
 
-function semanticDefects(problem: PackingProblem): string[] {
-  const defects: string[] = [];
-  const typeNames = new Map<string, number>();
-  const processors = new Set<string>();
-  problem.instanceTypes.forEach((t, i) => {
-    const first = typeNames.get(typeKey(t));
-    if (first !== undefined)
-      defects.push(
-        `instanceTypes[${i}].name: duplicate of instanceTypes[${first}] "${t.name}" (${t.market ?? 'on-demand'}); an instance type appears at most once per market`,
-      );
-    else typeNames.set(typeKey(t), i);
-    processors.add(t.processor);
+export interface CatalogDefect {
+  path: (string | number)[];
+  message: string;
+}
+
+/**
+ * The rules that span a catalog's entries: a type once per market, and a spot cap below 1 needs an
+ * on-demand type. Reads the entries defensively so that each edge can report these beside field errors.
+ */
+export function catalogDefects(list: string, catalog: unknown, limits: unknown): CatalogDefect[] {
+  if (!Array.isArray(catalog)) return [];
+  const defects: CatalogDefect[] = [];
+  const seen = new Map<string, number>();
+  catalog.forEach((t: unknown, i) => {
+    const { name, market } = (t ?? {}) as { name?: unknown; market?: unknown };
+    if (typeof name !== 'string' || (market !== undefined && market !== 'on-demand' && market !== 'spot'))
+      return;
+    const key = typeKey({ name, market: market as Market | undefined });
+    const first = seen.get(key);
+    if (first === undefined) seen.set(key, i);
+    else
+      defects.push({
+        path: [list, i, 'name'],
+        message: `duplicate of ${list}[${first}] "${name}" (${market ?? 'on-demand'}); an instance type appears at most once per market`,
+      });
   });
+  const cap = (limits as { maxSpotFraction?: unknown } | null | undefined)?.maxSpotFraction;
+  const spot = (t: unknown) => (t as { market?: unknown } | null)?.market === 'spot';
+  if (typeof cap === 'number' && cap < 1 && catalog.length > 0 && catalog.every(spot))
+    defects.push({
+      path: ['limits', 'maxSpotFraction'],
+      message: 'every instance type is spot; at least one on-demand type is needed',
+    });
+  return defects;
+}
+
+function semanticDefects(problem: PackingProblem): string[] {
+  const defects = catalogDefects('instanceTypes', problem.instanceTypes, problem.limits).map(
+    (d) => `${pathOf(d.path)}: ${d.message}`,
+  );
+  const processors = new Set(problem.instanceTypes.map((t) => t.processor));
   const ids = new Map<string, number>();
   problem.models.forEach((m, i) => {
     const first = ids.get(m.id);
@@ -151,12 +190,6 @@ function semanticDefects(problem: PackingProblem): string[] {
       }
     }
   });
-  if (
-    problem.maxSpotFraction !== undefined &&
-    problem.maxSpotFraction < 1 &&
-    problem.instanceTypes.every((t) => t.market === 'spot')
-  )
-    defects.push('maxSpotFraction: every instance type is spot; at least one on-demand type is needed');
   if (problem.maxMoves !== undefined && problem.previous === undefined) {
     defects.push('maxMoves: only meaningful together with previous');
   }

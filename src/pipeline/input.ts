@@ -5,6 +5,11 @@ import { type Processor, PROCESSORS } from '../domain/task-queues';
 import { issueText } from '../domain/issue-text';
 import { LIMITS, overlongLists } from '../domain/limits';
 import { DNS_LABEL } from '../kubernetes/names';
+import {
+  catalogDefects,
+  InstanceTypeSchema as PackingInstanceTypeSchema,
+  PackingLimitsSchema,
+} from '../packing/validate';
 
 /**
  * PipelineInput: the ONE JSON object the `pipeline` workflow takes (DESIGN.md). The same schema validates
@@ -38,19 +43,18 @@ export const ModelSpecSchema = z
   })
   .strict();
 
-export const InstanceTypeSchema = z
-  .object({
-    name: z.string().regex(/^[a-z0-9][a-z0-9.-]{0,62}$/, 'must be an instance type name like inf1.6xlarge'),
-    processor: z.enum(PROCESSORS),
-    pricePerHour: positive.max(LIMITS.pricePerHour),
-    devices: z.number().int().min(1).max(LIMITS.devicesPerType),
-    device: z
-      .object({ memoryGiB: positive.max(LIMITS.memoryGiB), compute: positive.max(LIMITS.compute) })
-      .strict(),
-    hostMemoryGiB: positive.max(LIMITS.memoryGiB).optional(),
-    available: z.number().int().min(0).max(LIMITS.available).optional(),
-  })
-  .strict();
+const instanceTypeName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9.-]{0,62}$/, 'must be an instance type name like inf1.6xlarge');
+
+/**
+ * The packing contract's instance type, narrowed to what a pipeline can deploy: a cloud instance type
+ * name (node groups and labels carry it) and a processor it can trace on.
+ */
+export const InstanceTypeSchema = PackingInstanceTypeSchema.extend({
+  name: instanceTypeName,
+  processor: z.enum(PROCESSORS),
+});
 
 const dnsLabel = z
   .string()
@@ -89,9 +93,7 @@ export const KubernetesSettingsSchema = z
         z
           .object({
             name: dnsLabel,
-            instanceType: z
-              .string()
-              .regex(/^[a-z0-9][a-z0-9.-]{0,62}$/, 'must be an instance type name like inf1.6xlarge'),
+            instanceType: instanceTypeName,
           })
           .strict(),
       )
@@ -142,13 +144,7 @@ export const PipelineInputSchema = z
     trace: TraceOptionsSchema.default({}),
     /** Instance types to pack onto; default: the runtime's own catalog. */
     catalog: z.array(InstanceTypeSchema).min(1).max(LIMITS.instanceTypes).optional(),
-    limits: z
-      .object({
-        memoryFraction: z.number().gt(0).max(1).optional(),
-        computeFraction: z.number().gt(0).max(1).optional(),
-      })
-      .strict()
-      .default({}),
+    limits: PackingLimitsSchema.default({}),
     /** Requests per second each model is expected to take: turns measured throughput into compute demand. */
     expectedRatePerModel: positive.max(LIMITS.requestsPerSecond).default(1),
     runtime: z.enum(['local', 'kubernetes']).default('local'),
@@ -275,6 +271,8 @@ function crossFieldProblems(raw: Record<string, unknown>): string[] {
       }
     });
   }
+  for (const d of catalogDefects('catalog', raw.catalog, raw.limits))
+    problems.push(`/${d.path.join('/')}: ${d.message}`);
   problems.push(...kubernetesProblems(raw));
   return problems;
 }
@@ -295,7 +293,14 @@ function kubernetesProblems(raw: Record<string, unknown>): string[] {
     );
     return problems;
   }
-  const catalog = raw.catalog as { name?: unknown; processor?: unknown }[];
+  const catalog = raw.catalog as { name?: unknown; processor?: unknown; market?: unknown }[];
+  // The deploy stage scales on-demand node groups only: a spot instance would be billed as on-demand.
+  catalog.forEach((t, i) => {
+    if (t?.market === 'spot')
+      problems.push(
+        `/catalog/${i}/market: runtime "kubernetes" has no spot node groups yet; spot types pack with runtime "local" and with \`stowage pack\``,
+      );
+  });
   const groups = Array.isArray(settings.nodeGroups)
     ? (settings.nodeGroups as { name?: unknown; instanceType?: unknown }[])
     : [];

@@ -5,7 +5,8 @@
  * hand-roll (each model on the type of its cheapest price-weighted share, first-fit decreasing per type),
  * time, optimum hits where the optimum is known by construction, and OR-Tools CP-SAT at the same budget
  * on the first two seeds up to 200 models. No assertions: figures for the notes.
- * BENCH_ONLY=ct,structured,mixed,post,100k picks families; BENCH_SIZES=40,200,3000 the CT sizes;
+ * BENCH_ONLY=ct,structured,mixed,post,100k picks families; BENCH_SIZES=40,200,3000 the CT sizes,
+ * BENCH_STRUCTURED_SIZES=200,500 those of the structured families (triplets: the nearest multiple of 3);
  * BENCH_ROWS=1 prints every instance; BENCH_LP_SECONDS=s adds the grid pattern LP bound of each CT
  * instance of 200–3,000 models (computed outside the packer's budget) and the gap to it.
  */
@@ -242,14 +243,19 @@ async function main(): Promise<void> {
         return { problem: unitBinProblem(Array.from({ length: n }, () => gen(r))) };
       });
   if (run('structured')) {
-    await family('perfect fills', [200, 500], (n, seed) => {
+    const structured = (process.env.BENCH_STRUCTURED_SIZES ?? '200,500').split(',').map(Number);
+    await family('perfect fills', structured, (n, seed) => {
       const bins = Math.round(n / 3);
       return { problem: unitBinProblem(perfectSplitItems(bins, seeded(77 + seed + n))), optimum: bins };
     });
-    await family('triplets', [201, 501], (n, seed) => {
-      const bins = n / 3;
-      return { problem: unitBinProblem(tripletItems(bins, seeded(91 + seed + n))), optimum: bins };
-    });
+    await family(
+      'triplets',
+      structured.map((n) => 3 * Math.round(n / 3)),
+      (n, seed) => {
+        const bins = n / 3;
+        return { problem: unitBinProblem(tripletItems(bins, seeded(91 + seed + n))), optimum: bins };
+      },
+    );
   }
   if (run('mixed')) {
     await family('mixed inf+gpu', [200, 3000], (n, seed) => ({

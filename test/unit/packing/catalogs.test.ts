@@ -97,7 +97,7 @@ describe('packing with spot capacity', function () {
       const problem: PackingProblem = {
         instanceTypes: catalog(),
         models,
-        maxSpotFraction: cap,
+        limits: { maxSpotFraction: cap },
         timeLimitMs: 1000,
       };
       const placement = await pack(problem);
@@ -120,8 +120,8 @@ describe('packing with spot capacity', function () {
       /instanceTypes\[1\]\.name: duplicate of instanceTypes\[0\]/,
     );
     assert.equal(validatePackingProblem({ instanceTypes: [t, { ...t, market: 'spot' }], models }).ok, true);
-    const range = validatePackingProblem({ instanceTypes: [t], models, maxSpotFraction: 1.5 });
-    assert.match(!range.ok ? range.defects.join('\n') : '', /maxSpotFraction: must be in \[0, 1\]/);
+    const range = validatePackingProblem({ instanceTypes: [t], models, limits: { maxSpotFraction: 1.5 } });
+    assert.match(!range.ok ? range.defects.join('\n') : '', /limits\.maxSpotFraction: must be in \[0, 1\]/);
     const market = validatePackingProblem({ instanceTypes: [{ ...t, market: 'preemptible' }], models });
     assert.match(
       !market.ok ? market.defects.join('\n') : '',
@@ -130,8 +130,11 @@ describe('packing with spot capacity', function () {
     const allSpot = validatePackingProblem({
       instanceTypes: [{ ...t, market: 'spot' }],
       models,
-      maxSpotFraction: 0.5,
+      limits: { maxSpotFraction: 0.5 },
     });
-    assert.match(!allSpot.ok ? allSpot.defects.join('\n') : '', /at least one on-demand type/);
+    assert.match(
+      !allSpot.ok ? allSpot.defects.join('\n') : '',
+      /limits\.maxSpotFraction: every instance type is spot; at least one on-demand type/,
+    );
   });
 });

@@ -1,5 +1,5 @@
 /**
- * Artifact keys are relative, slash-separated paths under the store's root (DESIGN.md "Artifact store").
+ * Artifact keys are relative, slash-separated paths under the store's root (docs/artifacts.md).
  * They are checked strictly because they come from workflow inputs and end up as file paths or S3 keys.
  */
 const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;

@@ -58,7 +58,7 @@ export function parseS3Root(root: string): { bucket: string; prefix: string } {
 }
 
 /**
- * The artifact store in S3 (DESIGN.md "Artifact store", `s3://bucket/prefix`). Every object carries its
+ * The artifact store in S3 (`s3://bucket/prefix`, docs/artifacts.md). Every object carries its
  * SHA-256 as metadata, so a write whose content is already there is skipped (re-runs are cheap) and a
  * read is checked end to end, including multipart objects whose S3 checksum only covers the parts.
  * A multipart upload that a killed writer left behind is continued when every part it holds is a part

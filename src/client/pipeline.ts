@@ -290,7 +290,7 @@ export async function listPipelines(
   return out;
 }
 
-/** Where a run's report lands (DESIGN.md): runs/<workflowId>/report.html and report.json. */
+/** Where a run's report lands (docs/artifacts.md): runs/<workflowId>/report.html and report.json. */
 export function pipelineReportKey(workflowId: string, format: 'html' | 'json'): string {
   return `runs/${workflowId}/report.${format}`;
 }

@@ -1,5 +1,5 @@
 /**
- * Wire types of the `loadSweep` workflow (DESIGN.md: endpoints + SLO → k6 steps → knee → report) and
+ * Wire types of the `loadSweep` workflow (docs/contracts.md: endpoints + SLO → k6 steps → knee → report) and
  * its input validation, which runs inside the workflow before any load is sent. Pure: workflow-safe.
  */
 import type { KneePlan, Slo } from './knee';
@@ -12,7 +12,7 @@ export interface RoutingTable {
   routes: Route[];
 }
 
-/** Model ids per device, per instance: the part of a Placement (DESIGN.md) the local runtime deploys. */
+/** Model ids per device, per instance: the part of a Placement (docs/contracts.md) the local runtime deploys. */
 export interface DeviceLayout {
   /** `market` is present for spot instances only. */
   instances: { type: string; market?: 'spot'; devices: string[][] }[];

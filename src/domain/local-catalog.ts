@@ -1,7 +1,7 @@
 import type { InstanceTypeSpec } from '../packing/types';
 
 /**
- * This machine as a PackingProblem instance type (DESIGN.md), so the packer can pack for the local
+ * This machine as a PackingProblem instance type (docs/contracts.md), so the packer can pack for the local
  * runtime. A "device" is one model-server process pinned to a share of the cores; the machine is one
  * instance of which exactly one is available.
  */
@@ -11,7 +11,7 @@ export interface LocalMachine {
   memoryGiB: number;
 }
 
-/** An instance type of the packing contract (DESIGN.md PackingProblem.instanceTypes). */
+/** An instance type of the packing contract (PackingProblem.instanceTypes). */
 export type InstanceType = InstanceTypeSpec;
 
 export const LOCAL_INSTANCE_TYPE = 'local-cpu';

@@ -1,5 +1,5 @@
 /**
- * Task queues fixed by DESIGN.md. Tracing is routed by queue, never by a flag inside one worker,
+ * The task queues of the worker processes (docs/architecture.md). Tracing is routed by queue, never by a flag inside one worker,
  * because a trace must run on the processor it targets.
  */
 export const PROCESSORS = ['cpu', 'gpu', 'inf'] as const;

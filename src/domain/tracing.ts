@@ -52,7 +52,7 @@ export interface ArtifactRef {
   profileUri: string;
 }
 
-/** One model's demand in the packer's terms (DESIGN.md PackingProblem.models[].demands[processor]). */
+/** One model's demand in the packer's terms (PackingProblem.models[].demands[processor], docs/contracts.md). */
 export interface Demand {
   processor: Processor;
   expectedRequestsPerSecond: number;

@@ -18,7 +18,7 @@ import {
 import { routingConfigMapName, serverName, stableHash } from './names';
 
 /**
- * Manifests of a placement on Kubernetes (issue #8 item 3): per packed device in use one model server —
+ * Manifests of a placement on Kubernetes: per packed device in use one model server —
  * a Deployment pinned to its node group and instance type, asking for one accelerator device and the
  * memory its models need, ready when `/readyz` answers — and a Service in front of it; one ConfigMap with
  * the fleet's routing table. Pure: the same inputs always give the same objects, byte for byte, which is

@@ -1,4 +1,4 @@
-/** The packing contract of shared/DESIGN.md: a PackingProblem goes in, a Placement comes out. */
+/** The packing contract (docs/contracts.md): a PackingProblem goes in, a Placement comes out. */
 
 export interface DeviceSpec {
   memoryGiB: number;

@@ -12,7 +12,7 @@ import {
 } from '../packing/validate';
 
 /**
- * PipelineInput: the ONE JSON object the `pipeline` workflow takes (DESIGN.md). The same schema validates
+ * PipelineInput: the ONE JSON object the `pipeline` workflow takes (docs/contracts.md). The same schema validates
  * at every edge — CLI, API and the workflow itself — so a start from the Temporal UI with bad JSON fails
  * at once with the same readable list of problems.
  */
@@ -65,7 +65,7 @@ const REPOSITORY = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[.
 const IMAGE = /^[a-z0-9][a-z0-9._:/-]*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
 const image = z.string().max(512).regex(IMAGE, 'must be an image reference like registry/repository:tag');
 
-/** The `kubernetes` runtime's settings (issue #8): where the fleet runs and how it is rolled out. */
+/** The `kubernetes` runtime's settings: where the fleet runs and how it is rolled out. */
 export const KubernetesSettingsSchema = z
   .object({
     /** The EKS cluster whose node groups are scaled for the placement; without it none are scaled. */

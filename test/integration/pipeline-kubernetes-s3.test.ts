@@ -33,7 +33,7 @@ import { moto, type Moto } from '../support/moto';
 import { testRegistry } from '../support/registry';
 
 /**
- * Issue #8's first acceptance line end to end: the pipeline with runtime "kubernetes" whose artifact root
+ * The kubernetes runtime end to end: the pipeline with runtime "kubernetes" whose artifact root
  * is `s3://…` on moto for BOTH workers (the Python tracer writes traced models there, the TypeScript
  * activities the placement and the report), sources read from S3 too, and an EKS cluster (moto: the only
  * stand-in) whose node group starts at 0 and is scaled by the deploy stage; the test cluster's kwok nodes

@@ -1,4 +1,4 @@
-"""Measuring a traced model on its processor: what the packer needs to place it (DESIGN.md packing contract)."""
+"""Measuring a traced model on its processor: what the packer needs to place it (the packing contract, docs/contracts.md)."""
 
 from __future__ import annotations
 

@@ -4,6 +4,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { ProjectPaths } from '../src/config/paths';
 import type { Processor } from '../src/domain/task-queues';
 import { heartbeating } from './heartbeat';
+import { FailureType } from '../src/domain/failures';
 
 export interface PrepareRuntimeInput {
   runtime: 'local';
@@ -50,7 +51,7 @@ export function createBuildActivities(paths: ProjectPaths) {
               .split('\n')
               .slice(-2)
               .join(' ')}; run \`make setup\``,
-          'ServingEnvironmentBroken',
+          FailureType.ServingEnvironmentBroken,
         );
       }
       const versions = JSON.parse(stdout) as { torch: string; transformers: string; fastapi: string };

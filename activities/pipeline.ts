@@ -25,6 +25,7 @@ import { describeProblems, ModelManifestSchema, type ModelSpec } from '../src/pi
 import { type AppliedCalibration, readCalibrations } from './capacity/calibrations';
 import { heartbeating } from './heartbeat';
 import { capacitySectionHtml } from './load/capacity-section';
+import { FailureType } from '../src/domain/failures';
 
 /** Stage records and the pack stage of the `pipeline` workflow. */
 export function createPipelineActivities(artifacts: ArtifactStore) {
@@ -41,7 +42,7 @@ export function createPipelineActivities(artifacts: ArtifactStore) {
       return (await manifests.read(input.key)).slice(input.offset, input.offset + input.limit);
     },
 
-    /** Copies a loadSweep child's report files into the pipeline run's own folder (DESIGN.md runs/<id>/). */
+    /** Copies a loadSweep child's report files into the pipeline run's own folder (runs/<id>/, docs/artifacts.md). */
     /** With a capacity check, the report gains its plan-against-measurement section (report.json `capacity`). */
     async publishRunReport(input: {
       fromRunId: string;
@@ -112,7 +113,7 @@ export function createPipelineActivities(artifacts: ArtifactStore) {
           placement = await heartbeating(() => pack(problem), { models: problem.models.length });
         } catch (err) {
           if (err instanceof PackingInputError)
-            throw ApplicationFailure.nonRetryable(err.message, 'InvalidInput');
+            throw ApplicationFailure.nonRetryable(err.message, FailureType.InvalidInput);
           throw err;
         }
         await artifacts.writeJson(placementKey, placement);
@@ -153,7 +154,10 @@ class ManifestCache {
   async read(key: string): Promise<ModelSpec[]> {
     const bytes = await this.artifacts.read(key).catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT') {
-        throw ApplicationFailure.nonRetryable(`model manifest ${key} does not exist`, 'InvalidInput');
+        throw ApplicationFailure.nonRetryable(
+          `model manifest ${key} does not exist`,
+          FailureType.InvalidInput,
+        );
       }
       throw err; // disk trouble: another attempt may succeed
     });
@@ -168,7 +172,7 @@ function parseManifest(key: string, bytes: Buffer): ModelSpec[] {
   try {
     raw = JSON.parse(bytes.toString('utf8'));
   } catch {
-    throw ApplicationFailure.nonRetryable(`model manifest ${key} is not JSON`, 'InvalidInput');
+    throw ApplicationFailure.nonRetryable(`model manifest ${key} is not JSON`, FailureType.InvalidInput);
   }
   const parsed = ModelManifestSchema.safeParse(raw);
   const problems = parsed.success ? [] : describeProblems(parsed.error);
@@ -180,7 +184,7 @@ function parseManifest(key: string, bytes: Buffer): ModelSpec[] {
   if (!parsed.success || problems.length > 0) {
     throw ApplicationFailure.nonRetryable(
       `invalid model manifest ${key} (${problems.length} problem(s)):\n${problems.slice(0, 20).join('\n')}`,
-      'InvalidInput',
+      FailureType.InvalidInput,
     );
   }
   return parsed.data.models;

@@ -23,6 +23,7 @@ import { type ModelSpec, traceOptionsFor } from '../src/pipeline/input';
 import { isServerAlive } from './load/servers';
 import { type AppliedCalibration, latestCalibrations } from './capacity/calibrations';
 import { heartbeating } from './heartbeat';
+import { FailureType } from '../src/domain/failures';
 
 /**
  * The `repack` workflow's records: the inventory snapshot, the fleet state (fleet/<name>/current.json),
@@ -97,7 +98,7 @@ const MAX_LISTED = 50;
 const sha = (value: unknown) => createHash('sha256').update(JSON.stringify(value)).digest('hex');
 
 function invalid(message: string): ApplicationFailure {
-  return ApplicationFailure.nonRetryable(message, 'InvalidInput');
+  return ApplicationFailure.nonRetryable(message, FailureType.InvalidInput);
 }
 
 /** Source and trace options a demand was measured for; the same fingerprint means the same trace. */
@@ -235,7 +236,10 @@ export function createRepackActivities(artifacts: ArtifactStore) {
         timeLimitMs: input.packTimeLimitMs,
       };
       if (problem.models.length === 0) {
-        throw ApplicationFailure.nonRetryable('no model of the inventory could be traced', 'TraceFailed');
+        throw ApplicationFailure.nonRetryable(
+          'no model of the inventory could be traced',
+          FailureType.TraceFailed,
+        );
       }
       let placement: Placement;
       try {
@@ -255,7 +259,7 @@ export function createRepackActivities(artifacts: ArtifactStore) {
             .slice(0, 5)
             .map((u) => `${u.id}: ${u.reason}`)
             .join('; ')}`,
-          'PackFailed',
+          FailureType.PackFailed,
         );
       }
       const firstType = typeOf.get(served[0]?.type ?? '') ?? catalog[0];

@@ -4,6 +4,7 @@ import type { createActivities } from '../activities';
 import type { DoctorInput, DoctorReport, TracerDescription, UnreachableQueue } from '../src/domain/doctor';
 import { isProcessor, PROCESSORS, type Processor, tracerTaskQueue } from '../src/domain/task-queues';
 import type { TracerActivities } from '../src/domain/tracer-activities';
+import { FailureType, NON_RETRYABLE_BY_STAGE } from '../src/domain/failures';
 
 const { describeWorker } = proxyActivities<ReturnType<typeof createActivities>>({
   startToCloseTimeout: '30 seconds',
@@ -41,7 +42,11 @@ async function describeTracerOn(
     startToCloseTimeout: '2 minutes',
     // A worker that dies mid-measurement is noticed within seconds, and the attempt is retried.
     heartbeatTimeout: '5 seconds',
-    retry: { initialInterval: '1 second', maximumAttempts: 5, nonRetryableErrorTypes: ['InvalidInput'] },
+    retry: {
+      initialInterval: '1 second',
+      maximumAttempts: 5,
+      nonRetryableErrorTypes: [...NON_RETRYABLE_BY_STAGE.input],
+    },
   });
   try {
     return await describeTracer({ processor, benchmarkMs });
@@ -60,7 +65,7 @@ async function describeTracerOn(
 function validateDoctorInput(input: DoctorInput): Required<DoctorInput> {
   const problems: string[] = [];
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    throw ApplicationFailure.nonRetryable('doctor input must be a JSON object', 'InvalidInput');
+    throw ApplicationFailure.nonRetryable('doctor input must be a JSON object', FailureType.InvalidInput);
   }
   const processors = input.processors ?? ['cpu'];
   if (!Array.isArray(processors) || processors.length === 0) {
@@ -78,7 +83,10 @@ function validateDoctorInput(input: DoctorInput): Required<DoctorInput> {
     problems.push('waitForWorkerSeconds must be an integer between 1 and 3600');
   }
   if (problems.length > 0) {
-    throw ApplicationFailure.nonRetryable(`invalid doctor input: ${problems.join('; ')}`, 'InvalidInput');
+    throw ApplicationFailure.nonRetryable(
+      `invalid doctor input: ${problems.join('; ')}`,
+      FailureType.InvalidInput,
+    );
   }
   return { processors, benchmarkMs, waitForWorkerSeconds };
 }

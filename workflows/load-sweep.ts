@@ -16,10 +16,11 @@ import {
   type ValidLoadSweepInput,
 } from '../src/domain/load-sweep';
 import { HEARTBEAT_TIMEOUT } from './heartbeat';
+import { FailureType, NON_RETRYABLE_BY_STAGE } from '../src/domain/failures';
 
 type Activities = ReturnType<typeof createActivities>;
 
-const NON_RETRYABLE = ['InvalidInput', 'ModelNotTraced', 'ModelServerStartFailed', 'NoAnswers'];
+const NON_RETRYABLE = [...NON_RETRYABLE_BY_STAGE.loadSweep];
 
 const quick = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
@@ -78,7 +79,7 @@ export async function loadSweep(input: LoadSweepWorkflowInput): Promise<LoadSwee
     fleet = validFleet(input, valid);
   } catch (err) {
     if (err instanceof LoadSweepInputError)
-      throw ApplicationFailure.nonRetryable(err.message, 'InvalidInput');
+      throw ApplicationFailure.nonRetryable(err.message, FailureType.InvalidInput);
     throw err;
   }
   const runId = workflowInfo().workflowId;
@@ -149,7 +150,7 @@ export async function loadSweep(input: LoadSweepWorkflowInput): Promise<LoadSwee
       throw ApplicationFailure.nonRetryable(
         `invalid loadSweep input: ${unreachable.length} server(s) in the routing table cannot serve their routes, ` +
           `no load was sent: ${unreachable.map((u) => `${u.url} (${u.reason})`).join('; ')}`,
-        'InvalidInput',
+        FailureType.InvalidInput,
       );
     }
 
@@ -200,7 +201,7 @@ export async function loadSweep(input: LoadSweepWorkflowInput): Promise<LoadSwee
             `model server(s) lost during load step ${index} at ${next.rate} req/s ` +
               `(${(step.errorRate * 100).toFixed(1)}% of ${step.requests} requests failed): ` +
               lost.map((u) => `${u.url} (${u.reason})`).join('; '),
-            'ModelServerLost',
+            FailureType.ModelServerLost,
             { steps },
           );
         }
@@ -259,6 +260,6 @@ function answeredNothing(err: unknown): boolean {
   return (
     err instanceof ActivityFailure &&
     err.cause instanceof ApplicationFailure &&
-    err.cause.type === 'NoAnswers'
+    err.cause.type === FailureType.NoAnswers
   );
 }

@@ -7,9 +7,10 @@ import type { Processor } from '../src/domain/task-queues';
 import type { KubernetesTarget } from '../src/kubernetes/rollout';
 import type { PipelineInput } from '../src/pipeline/input';
 import { HEARTBEAT_TIMEOUT } from './heartbeat';
+import { NON_RETRYABLE_BY_STAGE } from '../src/domain/failures';
 
 /**
- * The pipeline's stages on the `kubernetes` runtime (issue #8), kept out of workflows/pipeline.ts so that
+ * The pipeline's stages on the `kubernetes` runtime, kept out of workflows/pipeline.ts so that
  * the local path stays as recorded: images are built instead of the local environment being probed, node
  * groups are scaled around the rollout, and the test stage runs k6 as Jobs inside the cluster.
  */
@@ -36,17 +37,7 @@ interface ImageAndNodeGroupActivities {
   }): Promise<{ changed: string[] }>;
 }
 
-const NON_RETRYABLE = [
-  'InvalidInput',
-  'InvalidImageRequest',
-  'RegistryRefused',
-  'ImageToolMissing',
-  'BuildContextInvalid',
-  'NodeGroupMissing',
-  'NodeGroupAtMax',
-  'LoadJobFailed',
-  'NoAnswers',
-];
+const NON_RETRYABLE = [...NON_RETRYABLE_BY_STAGE.kubernetesStages];
 
 const images = proxyActivities<ImageAndNodeGroupActivities>({
   startToCloseTimeout: '60 minutes',
@@ -64,12 +55,7 @@ const loadJobs = proxyActivities<Activities>({
   retry: { initialInterval: '5 seconds', maximumAttempts: 2, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 
-const FLEET_NON_RETRYABLE = [
-  ...NON_RETRYABLE,
-  'KubernetesNotConfigured',
-  'KubernetesRefused',
-  'ServersNotReady',
-];
+const FLEET_NON_RETRYABLE = [...NON_RETRYABLE_BY_STAGE.kubernetesFleet];
 const fleetApply = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
   retry: { initialInterval: '2 seconds', maximumAttempts: 3, nonRetryableErrorTypes: FLEET_NON_RETRYABLE },

@@ -45,6 +45,7 @@ import {
 } from './pipeline-kubernetes';
 import { DEFAULT_BATCH_WINDOW_MS, DEFAULT_MAX_BATCH, rollout } from './rollout';
 import { traceInBatches } from './trace-batches';
+import { FailureType, NON_RETRYABLE_BY_STAGE } from '../src/domain/failures';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -58,17 +59,25 @@ export interface ApproveDeployInput {
 
 const records = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '1 second', maximumAttempts: 5, nonRetryableErrorTypes: ['InvalidInput'] },
+  retry: {
+    initialInterval: '1 second',
+    maximumAttempts: 5,
+    nonRetryableErrorTypes: [...NON_RETRYABLE_BY_STAGE.input],
+  },
 });
 const build = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
   heartbeatTimeout: HEARTBEAT_TIMEOUT,
-  retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['ServingEnvironmentBroken'] },
+  retry: { maximumAttempts: 3, nonRetryableErrorTypes: [...NON_RETRYABLE_BY_STAGE.build] },
 });
 const packing = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
   heartbeatTimeout: HEARTBEAT_TIMEOUT,
-  retry: { initialInterval: '2 seconds', maximumAttempts: 3, nonRetryableErrorTypes: ['InvalidInput'] },
+  retry: {
+    initialInterval: '2 seconds',
+    maximumAttempts: 3,
+    nonRetryableErrorTypes: [...NON_RETRYABLE_BY_STAGE.pack],
+  },
 });
 const fleet = proxyActivities<Activities>({
   startToCloseTimeout: '10 minutes',
@@ -76,7 +85,7 @@ const fleet = proxyActivities<Activities>({
   retry: {
     initialInterval: '2 seconds',
     maximumAttempts: 3,
-    nonRetryableErrorTypes: ['InvalidInput', 'ModelNotTraced', 'ModelServerStartFailed'],
+    nonRetryableErrorTypes: [...NON_RETRYABLE_BY_STAGE.rollout],
   },
 });
 
@@ -89,7 +98,7 @@ export async function pipeline(raw: PipelineInputJson): Promise<PipelineResult> 
   const parsed = parsePipelineInput(raw);
   if (!parsed.ok) {
     throw ApplicationFailure.create({
-      type: 'InvalidInput',
+      type: FailureType.InvalidInput,
       nonRetryable: true,
       message: `invalid pipeline input (${parsed.problems.length} problem(s)):\n${parsed.problems.join('\n')}`,
       details: [parsed.problems],
@@ -370,7 +379,7 @@ async function traceStage(
           .slice(0, 5)
           .map((f) => `${f.modelId}: ${f.message}`)
           .join('; '),
-      'TraceFailed',
+      FailureType.TraceFailed,
     );
   }
   await records.saveStageRecord({ runId, stage: 'trace', record: summary });
@@ -412,7 +421,7 @@ async function packStage(
         .slice(0, 5)
         .map((u) => `${u.id}: ${u.reason}`)
         .join('; ')}${result.unplaced.length > 5 ? ` (and ${result.unplaced.length - 5} more)` : ''}`,
-      'PackFailed',
+      FailureType.PackFailed,
     );
   }
   return result;

@@ -26,12 +26,13 @@ import {
 import { traceOptionsFor } from '../src/pipeline/input';
 import { HEARTBEAT_TIMEOUT } from './heartbeat';
 import { traceInBatches } from './trace-batches';
+import { FailureType, NON_RETRYABLE_BY_STAGE } from '../src/domain/failures';
 
 type Activities = ReturnType<typeof createActivities>;
 
 export const repackProgressQuery = defineQuery<RepackProgress>('progress');
 
-const NON_RETRYABLE = ['InvalidInput', 'ModelNotTraced', 'ModelServerStartFailed', 'NoAnswers', 'PackFailed'];
+const NON_RETRYABLE = [...NON_RETRYABLE_BY_STAGE.repack];
 
 const records = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
@@ -65,7 +66,7 @@ export async function repack(raw: RepackInputJson): Promise<RepackResult> {
   const parsed = parseRepackInput(raw);
   if (!parsed.ok) {
     throw ApplicationFailure.create({
-      type: 'InvalidInput',
+      type: FailureType.InvalidInput,
       nonRetryable: true,
       message: `invalid repack input (${parsed.problems.length} problem(s)):\n${parsed.problems.join('\n')}`,
       details: [parsed.problems],
@@ -157,7 +158,7 @@ export async function repack(raw: RepackInputJson): Promise<RepackResult> {
       if (unreachable.length > 0) {
         throw ApplicationFailure.nonRetryable(
           `rollout failed, the current fleet keeps serving: ${unreachable.map((u) => `${u.url} (${u.reason})`).join('; ')}`,
-          'RolloutFailed',
+          FailureType.RolloutFailed,
         );
       }
       enter('smoke-test');
@@ -165,7 +166,7 @@ export async function repack(raw: RepackInputJson): Promise<RepackResult> {
       if (figures.failures > 0) {
         throw ApplicationFailure.nonRetryable(
           `smoke test failed, the current fleet keeps serving: ${figures.failures} of ${figures.requests} requests to the new servers failed`,
-          'SmokeTestFailed',
+          FailureType.SmokeTestFailed,
         );
       }
       smokeTest = {

@@ -11,6 +11,7 @@ import type { KubernetesRolloutPlan, KubernetesTarget, SmokeTestResult } from '.
 import type { DeviceLayout, RoutingTable } from '../src/domain/load-sweep';
 import { servedInstances } from '../src/domain/pipeline-stages';
 import { HEARTBEAT_TIMEOUT } from './heartbeat';
+import { FailureType, NON_RETRYABLE_BY_STAGE } from '../src/domain/failures';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -54,14 +55,7 @@ export interface RolloutKubernetesResult {
   };
 }
 
-const NON_RETRYABLE = [
-  'InvalidInput',
-  'KubernetesNotConfigured',
-  'KubernetesRefused',
-  'ServersNotReady',
-  'SmokeTestFailed',
-  'LoadJobFailed',
-];
+const NON_RETRYABLE = [...NON_RETRYABLE_BY_STAGE.kubernetesRollout];
 
 const quick = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
@@ -75,11 +69,11 @@ const watch = proxyActivities<Activities>({
 });
 
 function invalid(message: string): ApplicationFailure {
-  return ApplicationFailure.nonRetryable(message, 'InvalidInput');
+  return ApplicationFailure.nonRetryable(message, FailureType.InvalidInput);
 }
 
 /**
- * Rolls a placement out on Kubernetes (issue #8 item 5). The plan compares the placement's servers with
+ * Rolls a placement out on Kubernetes. The plan compares the placement's servers with
  * what the fleet runs: unchanged servers (same models on the same device type, same spec) are never
  * touched. The changed ones go in waves of at most `maxUnavailable`; each wave is applied, waited on until
  * its pods are Ready and smoke-tested before the next starts. A failed wave rolls EVERY applied wave back
@@ -109,7 +103,7 @@ export async function rolloutKubernetes(input: RolloutKubernetesInput): Promise<
     if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) {
       throw ApplicationFailure.nonRetryable(
         `rollout of placement ${input.placementId} refused, nothing was applied: ${err.cause.message}`,
-        err.cause.type ?? 'RolloutFailed',
+        err.cause.type ?? FailureType.RolloutFailed,
       );
     }
     throw err;
@@ -140,7 +134,7 @@ export async function rolloutKubernetes(input: RolloutKubernetesInput): Promise<
           `(${undone.deleted.length} new server(s) deleted, ${undone.restored.length} restored; ` +
           `${plan.diff.unchanged.length} unchanged server(s) untouched; the previous placement ` +
           `${plan.previousPlacementId ?? '(none)'} keeps serving): ${reason}`,
-        'RolloutFailed',
+        FailureType.RolloutFailed,
       );
     }
     throw err;

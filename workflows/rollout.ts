@@ -5,6 +5,7 @@ import { servedInstances } from '../src/domain/pipeline-stages';
 import type { KubernetesTarget } from '../src/kubernetes/rollout';
 import { HEARTBEAT_TIMEOUT } from './heartbeat';
 import { rolloutKubernetes, type RolloutKubernetesResult } from './rollout-kubernetes';
+import { FailureType, NON_RETRYABLE_BY_STAGE } from '../src/domain/failures';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -34,7 +35,7 @@ export interface RolloutResult {
   kubernetes?: RolloutKubernetesResult['kubernetes'];
 }
 
-const NON_RETRYABLE = ['InvalidInput', 'ModelNotTraced', 'ModelServerStartFailed'];
+const NON_RETRYABLE = [...NON_RETRYABLE_BY_STAGE.rollout];
 
 /** The local model servers' micro-batching, unless the rollout says otherwise. */
 export const DEFAULT_MAX_BATCH = 8;
@@ -66,10 +67,13 @@ export async function rollout(input: RolloutInput): Promise<RolloutResult> {
     });
   }
   if (input.runtime !== 'local') {
-    throw ApplicationFailure.nonRetryable(`runtime ${input.runtime} is not available yet`, 'InvalidInput');
+    throw ApplicationFailure.nonRetryable(
+      `runtime ${input.runtime} is not available yet`,
+      FailureType.InvalidInput,
+    );
   }
   if (!input.placement?.instances?.some((i) => i.devices.some((d) => d.length > 0))) {
-    throw ApplicationFailure.nonRetryable('the placement has no model to deploy', 'InvalidInput');
+    throw ApplicationFailure.nonRetryable('the placement has no model to deploy', FailureType.InvalidInput);
   }
   const placement = { instances: servedInstances(input.placement.instances) };
   const settings = {
@@ -99,7 +103,7 @@ export async function rollout(input: RolloutInput): Promise<RolloutResult> {
     await quick.stopModelServers({ runId: input.deploymentId });
     throw ApplicationFailure.nonRetryable(
       `rollout failed, the previous deployment keeps serving: ${unreachable.map((u) => `${u.url} (${u.reason})`).join('; ')}`,
-      'RolloutFailed',
+      FailureType.RolloutFailed,
     );
   }
   let retired = 0;

@@ -7,6 +7,7 @@ import {
   type TraceModelsResult,
 } from '../src/domain/tracing';
 import { tracerActivities } from './tracer-proxy';
+import { FailureType } from '../src/domain/failures';
 
 const DEFAULT_CONCURRENCY = 4;
 
@@ -21,7 +22,7 @@ export async function traceModels(input: TraceModelsInput): Promise<TraceModelsR
     const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`);
     throw ApplicationFailure.nonRetryable(
       `invalid traceModels input: ${problems.join('; ')}`,
-      'InvalidInput',
+      FailureType.InvalidInput,
     );
   }
   const { models, processor, maxConcurrent = DEFAULT_CONCURRENCY } = parsed.data;

@@ -2,22 +2,7 @@ import { type ActivityOptions, proxyActivities } from '@temporalio/workflow';
 import { type Processor, tracerTaskQueue } from '../src/domain/task-queues';
 import type { TracerActivities } from '../src/domain/tracer-activities';
 import { HEARTBEAT_TIMEOUT } from './heartbeat';
-
-/**
- * Failure types from python-tracer/stowage_tracer (tracing/errors.py, artifacts.py) that another attempt
- * cannot fix. ArtifactIO and ModelDownload are absent on purpose: disk, S3 and network trouble is retried.
- */
-export const TRACER_NON_RETRYABLE_ERRORS = [
-  'InvalidInput',
-  'InvalidArtifactKey',
-  'ArtifactAccess',
-  'ArtifactNotFound',
-  'ModelNotFound',
-  'UnsupportedModel',
-  'TraceFailed',
-  'OutputMismatch',
-  'ProfileFailed',
-] as const;
+import { NON_RETRYABLE_BY_STAGE } from '../src/domain/failures';
 
 /** A Neuron compile of bert-base takes minutes; a CPU or GPU trace of it well under one. */
 const START_TO_CLOSE: Record<Processor, ActivityOptions['startToCloseTimeout']> = {
@@ -41,7 +26,7 @@ export function tracerActivities(processor: Processor, overrides: Partial<Activi
       backoffCoefficient: 2,
       maximumInterval: '1 minute',
       maximumAttempts: 5,
-      nonRetryableErrorTypes: [...TRACER_NON_RETRYABLE_ERRORS],
+      nonRetryableErrorTypes: [...NON_RETRYABLE_BY_STAGE.tracer],
     },
     ...overrides,
   });

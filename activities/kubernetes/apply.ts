@@ -36,6 +36,7 @@ import type {
   StoredPlan,
 } from '../../src/kubernetes/rollout';
 import { heartbeating } from '../heartbeat';
+import { FailureType } from '../../src/domain/failures';
 
 const serverSelector = (fleet: string) =>
   `${MANAGED_BY}=${MANAGER},${FLEET}=${fleet},${COMPONENT}=model-server`;
@@ -157,7 +158,7 @@ async function deleteServers(
     if (Date.now() - started > timeoutMs) {
       throw ApplicationFailure.retryable(
         `server(s) ${left.join(', ')} still have pods ${timeoutMs / 1000} s after deletion`,
-        'KubernetesError',
+        FailureType.KubernetesError,
       );
     }
     await new Promise((r) => setTimeout(r, 1000));
@@ -221,7 +222,8 @@ export function createApplyActivities(deps: KubernetesDeps | undefined, artifact
           models,
         );
       } catch (err) {
-        if (err instanceof ManifestError) throw ApplicationFailure.nonRetryable(err.message, 'InvalidInput');
+        if (err instanceof ManifestError)
+          throw ApplicationFailure.nonRetryable(err.message, FailureType.InvalidInput);
         throw err;
       }
       const k = await clients();
@@ -323,7 +325,7 @@ export function createApplyActivities(deps: KubernetesDeps | undefined, artifact
         if (!server)
           throw ApplicationFailure.nonRetryable(
             `server ${name} is not in plan ${input.planKey}`,
-            'InvalidInput',
+            FailureType.InvalidInput,
           );
         await apply(k, server.config);
         const deployment = await apply(k, server.deployment);
@@ -380,7 +382,7 @@ export function createApplyActivities(deps: KubernetesDeps | undefined, artifact
                   ? `past their progress deadline (${progressDeadlineSeconds} s)`
                   : `after ${progressDeadlineSeconds + 120} s`
               }: ${reasons.join('; ')}`,
-              'ServersNotReady',
+              FailureType.ServersNotReady,
             );
           }
           await new Promise((r) => setTimeout(r, 2000));

@@ -10,6 +10,7 @@ import {
 } from '@kubernetes/client-node';
 import { FIELD_MANAGER, MANAGED_BY, MANAGER } from '../../src/kubernetes/labels';
 import type { KubeObject } from '../../src/kubernetes/manifests';
+import { FailureType } from '../../src/domain/failures';
 
 /**
  * What the Kubernetes activities need: a client configuration for the cluster. Production builds it from
@@ -31,7 +32,7 @@ export async function kubeClients(deps: KubernetesDeps | undefined): Promise<Kub
   if (!deps) {
     throw ApplicationFailure.nonRetryable(
       'this worker has no Kubernetes cluster configured (runtime "kubernetes" needs a kubeconfig)',
-      'KubernetesNotConfigured',
+      FailureType.KubernetesNotConfigured,
     );
   }
   const config = typeof deps.kubeConfig === 'function' ? await deps.kubeConfig() : deps.kubeConfig;
@@ -83,15 +84,15 @@ export async function kubeCall<T>(clients: KubeClients, what: string, call: () =
     if (typeof code === 'string' && UNREACHABLE.has(code)) {
       throw ApplicationFailure.retryable(
         `the Kubernetes API server ${clients.server} is unreachable (${code}) while trying to ${what}`,
-        'KubernetesUnreachable',
+        FailureType.KubernetesUnreachable,
       );
     }
     if (err instanceof ApiException) {
       const message = `Kubernetes refused to ${what}: ${err.code} ${apiMessage(err)}`;
       if (err.code >= 400 && err.code < 500 && err.code !== 409 && err.code !== 429) {
-        throw ApplicationFailure.nonRetryable(message, 'KubernetesRefused');
+        throw ApplicationFailure.nonRetryable(message, FailureType.KubernetesRefused);
       }
-      throw ApplicationFailure.retryable(message, 'KubernetesError');
+      throw ApplicationFailure.retryable(message, FailureType.KubernetesError);
     }
     throw err;
   }

@@ -15,6 +15,7 @@ import {
   serverImageSources,
 } from '../../src/images/server-image';
 import { HEARTBEAT_EVERY_MS } from '../heartbeat';
+import { FailureType } from '../../src/domain/failures';
 
 export type BuildServerImageInput = {
   processor: 'cpu' | 'gpu' | 'inf';
@@ -52,20 +53,21 @@ export function imageFailure(err: unknown): unknown {
   if (err instanceof ZodError) {
     return ApplicationFailure.nonRetryable(
       `invalid buildServerImage input: ${err.issues.map((i) => `/${i.path.join('/')}: ${i.message}`).join('; ')}`,
-      'InvalidImageRequest',
+      FailureType.InvalidImageRequest,
     );
   }
   if (err instanceof RegistryRefused) {
-    return ApplicationFailure.nonRetryable(err.message, 'RegistryRefused', {
+    return ApplicationFailure.nonRetryable(err.message, FailureType.RegistryRefused, {
       registryMessage: err.registryMessage,
     });
   }
   if (err instanceof ImageToolMissing)
-    return ApplicationFailure.nonRetryable(err.message, 'ImageToolMissing');
+    return ApplicationFailure.nonRetryable(err.message, FailureType.ImageToolMissing);
   if (err instanceof BuildContextError)
-    return ApplicationFailure.nonRetryable(err.message, 'BuildContextInvalid');
+    return ApplicationFailure.nonRetryable(err.message, FailureType.BuildContextInvalid);
   // A failed build may be a base that could not be pulled this time: retried, within the caller's policy.
-  if (err instanceof BuildahFailed) return ApplicationFailure.retryable(err.message, 'BuildahFailed');
+  if (err instanceof BuildahFailed)
+    return ApplicationFailure.retryable(err.message, FailureType.BuildahFailed);
   return err;
 }
 

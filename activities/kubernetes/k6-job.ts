@@ -7,6 +7,7 @@ import { COMPONENT, fleetLabels } from '../../src/kubernetes/labels';
 import type { KubeObject } from '../../src/kubernetes/manifests';
 import { jobName } from '../../src/kubernetes/names';
 import { apply, ensureNamespace, kubeCall, type KubeClients } from './client';
+import { FailureType } from '../../src/domain/failures';
 
 /**
  * k6 as a Kubernetes Job next to the servers (the post tested in-cluster, away from ingress latency).
@@ -161,7 +162,7 @@ export async function runK6Job<T>(
     if (Date.now() - started > (spec.activeDeadlineSeconds + 60) * 1000) {
       throw ApplicationFailure.nonRetryable(
         `k6 job ${name} did not finish within ${spec.activeDeadlineSeconds + 60} s`,
-        'LoadJobFailed',
+        FailureType.LoadJobFailed,
       );
     }
     await new Promise((r) => setTimeout(r, 2000));
@@ -173,7 +174,10 @@ export async function runK6Job<T>(
   const pod = pods.items[0];
   const nodeName = pod?.spec?.nodeName;
   if (!pod || !nodeName) {
-    throw ApplicationFailure.nonRetryable(`k6 job ${name} ${state} without a scheduled pod`, 'LoadJobFailed');
+    throw ApplicationFailure.nonRetryable(
+      `k6 job ${name} ${state} without a scheduled pod`,
+      FailureType.LoadJobFailed,
+    );
   }
   const node = await kubeCall(clients, `read node ${nodeName}`, () =>
     clients.core.readNode({ name: nodeName }),
@@ -189,7 +193,7 @@ export async function runK6Job<T>(
   if (summary === undefined) {
     throw ApplicationFailure.nonRetryable(
       `k6 job ${name} ${state} without a summary: ${String(log).trim().split('\n').slice(-5).join(' | ')}`,
-      'LoadJobFailed',
+      FailureType.LoadJobFailed,
     );
   }
   return { kind: 'measured', job: name, summary };

@@ -14,6 +14,7 @@ import { createRouteActivities } from '../load/routes';
 import { kubeCall, type KubernetesDeps, kubeClients, statusOf } from './client';
 import { k6Scripts, type K6JobSpec, runK6Job } from './k6-job';
 import { heartbeating } from '../heartbeat';
+import { FailureType } from '../../src/domain/failures';
 
 export const NOT_MEASURABLE =
   'load test not measurable on simulated nodes: the k6 Job ran on a kwok node, where no container runs';
@@ -61,7 +62,7 @@ function range(what: string, f: StepFigures): LatencyRange {
   if (f.minMs === null || f.maxMs === null || f.p50Ms === null) {
     throw ApplicationFailure.nonRetryable(
       `the in-cluster ${what} test got no successful answer (${f.failures} of ${f.requests} requests failed)`,
-      'NoAnswers',
+      FailureType.NoAnswers,
     );
   }
   return { requests: f.requests, failures: f.failures, minMs: f.minMs, maxMs: f.maxMs, p50Ms: f.p50Ms };
@@ -91,7 +92,7 @@ export function createLoadJobActivities(
             if (statusOf(err) === 404) {
               throw ApplicationFailure.nonRetryable(
                 `fleet ${input.fleet} has no routing table in namespace ${input.namespace}: roll it out first`,
-                'InvalidInput',
+                FailureType.InvalidInput,
               );
             }
             throw err;
@@ -179,7 +180,7 @@ export function createLoadJobActivities(
           input.random.seconds,
         );
         if (randomJob.kind === 'simulated')
-          throw ApplicationFailure.nonRetryable(NOT_MEASURABLE, 'LoadJobFailed');
+          throw ApplicationFailure.nonRetryable(NOT_MEASURABLE, FailureType.LoadJobFailed);
         const random = range('random', randomJob.summary);
 
         const estimate = (staged.servers.length * 1000) / Math.max(1, sequential.p50Ms);
@@ -210,7 +211,7 @@ export function createLoadJobActivities(
             input.sweep.stepSeconds,
           );
           if (outcome.kind === 'simulated')
-            throw ApplicationFailure.nonRetryable(NOT_MEASURABLE, 'LoadJobFailed');
+            throw ApplicationFailure.nonRetryable(NOT_MEASURABLE, FailureType.LoadJobFailed);
           const figures = outcome.summary.steps[0];
           steps.push({ ...figures, index, phase: next.phase, verdict: verdict(figures, input.slo) });
         }

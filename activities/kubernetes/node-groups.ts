@@ -14,6 +14,7 @@ import {
   waitForNodesReady,
 } from '../../src/aws/node-groups';
 import { heartbeating } from '../heartbeat';
+import { FailureType } from '../../src/domain/failures';
 
 export interface NodeGroupDeps {
   /** Default: an EKSClient from the SDK's default chains (region, credentials, AWS_ENDPOINT_URL_EKS). */
@@ -50,7 +51,7 @@ export interface ScaleNodeGroupsResult {
 }
 
 /**
- * EKS node groups for a placement (issue #8 item 4). `planNodeGroups` checks a placement against the
+ * EKS node groups for a placement. `planNodeGroups` checks a placement against the
  * cluster's groups and changes nothing, so a rollout can fail on bad input before it applies anything;
  * `scaleNodeGroups` sets desired sizes and, scaling up, waits (heartbeating) until the nodes are Ready.
  * Callers scale down only after the old servers are gone.
@@ -109,7 +110,7 @@ function parse<T>(schema: z.ZodType<T>, raw: unknown): T {
   if (!parsed.success) {
     throw ApplicationFailure.nonRetryable(
       `invalid node group input: ${parsed.error.issues.map((i) => `/${i.path.join('/')}: ${i.message}`).join('; ')}`,
-      'InvalidInput',
+      FailureType.InvalidInput,
     );
   }
   return parsed.data;
@@ -124,7 +125,7 @@ async function failClearly<T>(work: () => Promise<T>): Promise<T> {
       throw ApplicationFailure.nonRetryable(err.message, err.name);
     }
     if (err instanceof EksClusterError)
-      throw ApplicationFailure.nonRetryable(err.message, 'EksClusterUnavailable');
+      throw ApplicationFailure.nonRetryable(err.message, FailureType.EksClusterUnavailable);
     throw err;
   }
 }

@@ -6,6 +6,7 @@ import { kubeCall, type KubernetesDeps, kubeClients } from './client';
 import { k6Scripts, KWOK_NODE_ANNOTATION, runK6Job } from './k6-job';
 import type { SmokeTestResult, StoredPlan } from '../../src/kubernetes/rollout';
 import { heartbeating } from '../heartbeat';
+import { FailureType } from '../../src/domain/failures';
 
 export const SIMULATED_SMOKE_REASON =
   'smoke test skipped: the servers run on simulated (kwok) nodes, where no container runs and no model can answer';
@@ -48,7 +49,7 @@ export function createSmokeActivities(
                 throw ApplicationFailure.nonRetryable(
                   `smokeTest "skip-kwok" was asked for, but pod ${pod.metadata?.name} runs on node ${nodeName}, ` +
                     'which is not simulated: use smokeTest "k6"',
-                  'InvalidInput',
+                  FailureType.InvalidInput,
                 );
               }
             }
@@ -77,14 +78,14 @@ export function createSmokeActivities(
           throw ApplicationFailure.nonRetryable(
             `the smoke test's k6 job ${outcome.job} ran on simulated node ${outcome.node}: nothing was called ` +
               '(on a kwok cluster, set smokeTest "skip-kwok")',
-            'SmokeTestFailed',
+            FailureType.SmokeTestFailed,
           );
         }
         const f = outcome.summary;
         if (f.failures > 0 || f.requests === 0) {
           throw ApplicationFailure.nonRetryable(
             `smoke test of wave ${input.wave} failed: ${f.failures} of ${f.requests} request(s) failed (k6 job ${outcome.job})`,
-            'SmokeTestFailed',
+            FailureType.SmokeTestFailed,
           );
         }
         return {

@@ -4,12 +4,13 @@ import type { ProjectPaths } from '../../src/config/paths';
 import type { LatencyRange, StepFigures } from '../../src/domain/load-sweep';
 import { runK6 } from './k6';
 import { tableFile } from './routes';
+import { FailureType } from '../../src/domain/failures';
 
 function range(what: string, f: StepFigures): LatencyRange {
   if (f.minMs === null || f.maxMs === null || f.p50Ms === null) {
     throw ApplicationFailure.nonRetryable(
       `the ${what} test got no successful answer (${f.failures} of ${f.requests} requests failed)`,
-      'NoAnswers',
+      FailureType.NoAnswers,
     );
   }
   return { requests: f.requests, failures: f.failures, minMs: f.minMs, maxMs: f.maxMs, p50Ms: f.p50Ms };

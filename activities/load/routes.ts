@@ -4,6 +4,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { ArtifactStore } from '../../src/artifacts/store';
 import { artifactKeys } from '../../src/artifacts/keys';
 import type { RoutingTable } from '../../src/domain/load-sweep';
+import { FailureType } from '../../src/domain/failures';
 
 export interface StagedTable {
   /** Artifact key of the run's routing table (k6 reads it as a file). */
@@ -52,11 +53,14 @@ export function createRouteActivities(artifacts: ArtifactStore) {
         } catch (err) {
           throw ApplicationFailure.nonRetryable(
             `cannot read the routing table ${input.uri}: ${(err as Error).message}`,
-            'InvalidInput',
+            FailureType.InvalidInput,
           );
         }
         if (!Array.isArray(table?.routes) || table.routes.length === 0) {
-          throw ApplicationFailure.nonRetryable(`routing table ${input.uri} has no routes`, 'InvalidInput');
+          throw ApplicationFailure.nonRetryable(
+            `routing table ${input.uri} has no routes`,
+            FailureType.InvalidInput,
+          );
         }
       }
       const key = artifactKeys.run(input.runId, 'routing.json');

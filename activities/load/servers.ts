@@ -9,6 +9,7 @@ import { freePort, isPortFree } from '../../src/dev/ports';
 import { pythonPath } from '../../src/dev/tools';
 import type { DeviceLayout, RoutingTable } from '../../src/domain/load-sweep';
 import { heartbeating } from '../heartbeat';
+import { FailureType } from '../../src/domain/failures';
 
 /**
  * The local runtime: one model-server process per packed device, on a free loopback port.
@@ -134,7 +135,7 @@ function modelFolder(artifacts: ArtifactStore, modelId: string, processor: strin
   if (traces.length === 0) {
     throw ApplicationFailure.nonRetryable(
       `model ${modelId} has no ${processor} trace in the artifact store (${base}): trace it first`,
-      'ModelNotTraced',
+      FailureType.ModelNotTraced,
     );
   }
   return traces.sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0];
@@ -239,7 +240,7 @@ export function createServerActivities(paths: ProjectPaths, artifacts: ArtifactS
       await reap((r) => started.some((s) => s.record.pid === r.pid));
       throw ApplicationFailure.nonRetryable(
         `starting the model servers failed: ${(err as Error).message}`,
-        'ModelServerStartFailed',
+        FailureType.ModelServerStartFailed,
       );
     }
     // The servers outlive this activity (they serve the sweep): detach so Node does not wait on them.

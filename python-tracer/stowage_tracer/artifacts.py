@@ -1,4 +1,4 @@
-"""The artifact store (DESIGN.md "Artifact store"): a local folder by default, `s3://bucket/prefix` in production.
+"""The artifact store (docs/artifacts.md): a local folder by default, `s3://bucket/prefix` in production.
 
 Keys follow the same rules as src/artifacts/keys.ts, because they come from workflow inputs and end up as
 file paths or S3 keys. Bad keys are the caller's fault (non-retryable); I/O errors are the world's (retryable).
@@ -18,20 +18,22 @@ from urllib.parse import unquote, urlparse
 
 from temporalio.exceptions import ApplicationError
 
+from . import failures
+
 DEFAULT_ROOT = ".stowage/artifacts"
 _SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
 class InvalidArtifactKeyError(ApplicationError):
     def __init__(self, message: str) -> None:
-        super().__init__(message, type="InvalidArtifactKey", non_retryable=True)
+        super().__init__(message, type=failures.INVALID_ARTIFACT_KEY, non_retryable=True)
 
 
 class ArtifactIOError(ApplicationError):
     """Disk or S3 trouble: worth another attempt (the activity's retry policy decides how many)."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(message, type="ArtifactIO", non_retryable=False)
+        super().__init__(message, type=failures.ARTIFACT_IO, non_retryable=False)
 
 
 def check_key(key: str) -> str:
@@ -154,7 +156,7 @@ class ArtifactChecksumError(ApplicationError):
     """The bytes read are not the bytes written: another attempt may read a good copy."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(message, type="ArtifactChecksum", non_retryable=False)
+        super().__init__(message, type=failures.ARTIFACT_CHECKSUM, non_retryable=False)
 
 
 # Object metadata holding the whole object's SHA-256 (hex), written by both workers: a multipart
@@ -196,7 +198,9 @@ class S3ArtifactStore(ArtifactStore):
             if code in ("404", "NoSuchKey", "NotFound"):
                 raise FileNotFoundError(what) from err
             if code in ("AccessDenied", "NoSuchBucket", "InvalidBucketName"):
-                raise ApplicationError(f"{what}: {code}", type="ArtifactAccess", non_retryable=True) from err
+                raise ApplicationError(
+                    f"{what}: {code}", type=failures.ARTIFACT_ACCESS, non_retryable=True
+                ) from err
             raise ArtifactIOError(f"{what}: {err}") from err
         except BotoCoreError as err:
             raise ArtifactIOError(f"{what}: {err}") from err

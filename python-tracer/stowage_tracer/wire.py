@@ -1,4 +1,4 @@
-"""Wire types in the camelCase JSON of DESIGN.md, mirroring src/domain/*.ts on the TypeScript side.
+"""Wire types in the camelCase JSON of docs/contracts.md, mirroring src/domain/*.ts on the TypeScript side.
 
 Activities take and return plain dicts (the SDK's default JSON converter) and validate them here,
 so a malformed payload is rejected on entry with a message that names the field.
@@ -9,6 +9,8 @@ from typing import Annotated, Literal, TypeVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
 from pydantic.alias_generators import to_camel
 from temporalio.exceptions import ApplicationError
+
+from . import failures
 
 Processor = Literal["cpu", "gpu", "inf"]
 PROCESSORS: tuple[Processor, ...] = ("cpu", "gpu", "inf")
@@ -67,7 +69,7 @@ def parse(model: type[W], payload: object) -> W:
             f"{'.'.join(str(p) for p in e['loc']) or '(input)'}: {e['msg']}" for e in err.errors()
         )
         raise ApplicationError(
-            f"invalid {model.__name__}: {problems}", type="InvalidInput", non_retryable=True
+            f"invalid {model.__name__}: {problems}", type=failures.INVALID_INPUT, non_retryable=True
         ) from None
 
 

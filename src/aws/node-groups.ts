@@ -6,6 +6,7 @@ import {
 } from '@aws-sdk/client-eks';
 import type { V1Node } from '@kubernetes/client-node';
 import { NODE_GROUP_LABEL } from '../kubernetes/labels';
+import { FailureType } from '../domain/failures';
 
 export { NODE_GROUP_LABEL };
 
@@ -24,10 +25,10 @@ function soleInstanceType(group: NodeGroup): string | undefined {
 }
 
 export class NodeGroupMissingError extends Error {
-  override name = 'NodeGroupMissing';
+  override name = FailureType.NodeGroupMissing;
 }
 export class NodeGroupAtMaxError extends Error {
-  override name = 'NodeGroupAtMax';
+  override name = FailureType.NodeGroupAtMax;
 }
 
 export async function describeNodeGroups(eks: EKSClient, clusterName: string): Promise<NodeGroup[]> {
@@ -52,7 +53,7 @@ export async function describeNodeGroups(eks: EKSClient, clusterName: string): P
   return groups.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-/** Instances per instance type of a Placement (DESIGN.md): what the node groups must provide. */
+/** Instances per instance type of a Placement (docs/contracts.md): what the node groups must provide. */
 export function instancesPerType(placement: { instances: { type: string }[] }): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const { type } of placement.instances) counts[type] = (counts[type] ?? 0) + 1;

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { type RegistryCredentials, RegistryRefused } from './registry';
+import { FailureType } from '../domain/failures';
 
 /**
  * Daemonless image builds with buildah (Debian's package). Every call spawns buildah with an argv array
@@ -52,11 +53,11 @@ export function buildahConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Buil
 }
 
 export class ImageToolMissing extends Error {
-  override name = 'ImageToolMissing';
+  override name = FailureType.ImageToolMissing;
 }
 
 export class BuildahFailed extends Error {
-  override name = 'BuildahFailed';
+  override name = FailureType.BuildahFailed;
   constructor(
     message: string,
     readonly exitCode: number | null,

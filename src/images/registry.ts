@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { FailureType } from '../domain/failures';
 
 /**
  * A client for the parts of the OCI distribution API (Docker Registry HTTP API v2) that Stowage needs:
@@ -97,7 +98,7 @@ export class RegistryError extends Error {
 
 /** The registry refused us (bad or missing credentials, no permission on the repository). */
 export class RegistryRefused extends Error {
-  override name = 'RegistryRefused';
+  override name = FailureType.RegistryRefused;
   constructor(
     message: string,
     /** What the registry said, e.g. `unauthorized: authentication required`. */

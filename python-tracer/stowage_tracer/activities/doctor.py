@@ -11,6 +11,7 @@ import torch
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, CancelledError
 
+from .. import failures
 from ..devices import GIB, HostDevices
 from ..wire import Processor, TracerDescribeInput, TracerDescription, parse, tracer_task_queue
 
@@ -28,7 +29,7 @@ class DoctorActivities:
         if request.processor != self.processor:
             raise ApplicationError(
                 f"this worker serves {tracer_task_queue(self.processor)}, not {request.processor}",
-                type="InvalidInput",
+                type=failures.INVALID_INPUT,
                 non_retryable=True,
             )
         memory = psutil.virtual_memory()

@@ -23,7 +23,7 @@ import torch
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, CancelledError
 
-from .. import logs
+from .. import failures, logs
 from ..artifacts import ArtifactStore, LocalArtifactStore, model_key, sha256_bytes
 from ..devices import HostDevices
 from ..tracing import compile as compiling
@@ -228,7 +228,7 @@ class TracerActivities:
             if manifest is None:
                 raise ApplicationError(
                     f"no verified artifact at {self.store.uri(prefix)}: trace the model first",
-                    type="ArtifactNotFound",
+                    type=failures.ARTIFACT_NOT_FOUND,
                     non_retryable=True,
                 )
             profile = self._profile_from_store(

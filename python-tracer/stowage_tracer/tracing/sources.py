@@ -14,6 +14,7 @@ from urllib.parse import unquote, urlparse
 import torch
 from temporalio.exceptions import ApplicationError
 
+from .. import failures
 from ..artifacts import ArtifactStore, LocalArtifactStore, S3ArtifactStore
 from .confine import confined_files, inside
 from .errors import invalid_input, model_not_found, unsupported_model
@@ -81,7 +82,7 @@ def _download(name: str) -> Path:
         raise model_not_found(f"Hugging Face model {name!r}: {first_line(err)}") from err
     except Exception as err:  # network and disk trouble: another attempt may succeed
         raise ApplicationError(
-            f"downloading {name!r}: {first_line(err)}", type="ModelDownload", non_retryable=False
+            f"downloading {name!r}: {first_line(err)}", type=failures.MODEL_DOWNLOAD, non_retryable=False
         ) from err
 
 

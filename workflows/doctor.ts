@@ -4,7 +4,7 @@ import type { createActivities } from '../activities';
 import type { DoctorInput, DoctorReport, TracerDescription, UnreachableQueue } from '../src/domain/doctor';
 import { isProcessor, PROCESSORS, type Processor, tracerTaskQueue } from '../src/domain/task-queues';
 import type { TracerActivities } from '../src/domain/tracer-activities';
-import { FailureType, NON_RETRYABLE_BY_STAGE } from '../src/domain/failures';
+import { FailureType, NO_RETRY } from '../src/domain/failures';
 
 const { describeWorker } = proxyActivities<ReturnType<typeof createActivities>>({
   startToCloseTimeout: '30 seconds',
@@ -42,11 +42,7 @@ async function describeTracerOn(
     startToCloseTimeout: '2 minutes',
     // A worker that dies mid-measurement is noticed within seconds, and the attempt is retried.
     heartbeatTimeout: '5 seconds',
-    retry: {
-      initialInterval: '1 second',
-      maximumAttempts: 5,
-      nonRetryableErrorTypes: [...NON_RETRYABLE_BY_STAGE.input],
-    },
+    retry: { initialInterval: '1 second', maximumAttempts: 5, nonRetryableErrorTypes: [...NO_RETRY.input] },
   });
   try {
     return await describeTracer({ processor, benchmarkMs });

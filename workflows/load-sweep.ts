@@ -16,11 +16,11 @@ import {
   type ValidLoadSweepInput,
 } from '../src/domain/load-sweep';
 import { HEARTBEAT_TIMEOUT } from './heartbeat';
-import { FailureType, NON_RETRYABLE_BY_STAGE } from '../src/domain/failures';
+import { FailureType, NO_RETRY } from '../src/domain/failures';
 
 type Activities = ReturnType<typeof createActivities>;
 
-const NON_RETRYABLE = [...NON_RETRYABLE_BY_STAGE.loadSweep];
+const NON_RETRYABLE = [...NO_RETRY.loadSweep];
 
 const quick = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',

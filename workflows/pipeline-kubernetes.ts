@@ -7,7 +7,7 @@ import type { Processor } from '../src/domain/task-queues';
 import type { KubernetesTarget } from '../src/kubernetes/rollout';
 import type { PipelineInput } from '../src/pipeline/input';
 import { HEARTBEAT_TIMEOUT } from './heartbeat';
-import { NON_RETRYABLE_BY_STAGE } from '../src/domain/failures';
+import { NO_RETRY } from '../src/domain/failures';
 
 /**
  * The pipeline's stages on the `kubernetes` runtime, kept out of workflows/pipeline.ts so that
@@ -37,7 +37,7 @@ interface ImageAndNodeGroupActivities {
   }): Promise<{ changed: string[] }>;
 }
 
-const NON_RETRYABLE = [...NON_RETRYABLE_BY_STAGE.kubernetesStages];
+const NON_RETRYABLE = [...NO_RETRY.kubernetesStages];
 
 const images = proxyActivities<ImageAndNodeGroupActivities>({
   startToCloseTimeout: '60 minutes',
@@ -55,7 +55,7 @@ const loadJobs = proxyActivities<Activities>({
   retry: { initialInterval: '5 seconds', maximumAttempts: 2, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 
-const FLEET_NON_RETRYABLE = [...NON_RETRYABLE_BY_STAGE.kubernetesFleet];
+const FLEET_NON_RETRYABLE = [...NO_RETRY.kubernetesFleet];
 const fleetApply = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
   retry: { initialInterval: '2 seconds', maximumAttempts: 3, nonRetryableErrorTypes: FLEET_NON_RETRYABLE },

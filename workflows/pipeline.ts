@@ -45,7 +45,7 @@ import {
 } from './pipeline-kubernetes';
 import { DEFAULT_BATCH_WINDOW_MS, DEFAULT_MAX_BATCH, rollout } from './rollout';
 import { traceInBatches } from './trace-batches';
-import { FailureType, NON_RETRYABLE_BY_STAGE } from '../src/domain/failures';
+import { FailureType, NO_RETRY } from '../src/domain/failures';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -59,25 +59,17 @@ export interface ApproveDeployInput {
 
 const records = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
-  retry: {
-    initialInterval: '1 second',
-    maximumAttempts: 5,
-    nonRetryableErrorTypes: [...NON_RETRYABLE_BY_STAGE.input],
-  },
+  retry: { initialInterval: '1 second', maximumAttempts: 5, nonRetryableErrorTypes: [...NO_RETRY.input] },
 });
 const build = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
   heartbeatTimeout: HEARTBEAT_TIMEOUT,
-  retry: { maximumAttempts: 3, nonRetryableErrorTypes: [...NON_RETRYABLE_BY_STAGE.build] },
+  retry: { maximumAttempts: 3, nonRetryableErrorTypes: [...NO_RETRY.build] },
 });
 const packing = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
   heartbeatTimeout: HEARTBEAT_TIMEOUT,
-  retry: {
-    initialInterval: '2 seconds',
-    maximumAttempts: 3,
-    nonRetryableErrorTypes: [...NON_RETRYABLE_BY_STAGE.pack],
-  },
+  retry: { initialInterval: '2 seconds', maximumAttempts: 3, nonRetryableErrorTypes: [...NO_RETRY.pack] },
 });
 const fleet = proxyActivities<Activities>({
   startToCloseTimeout: '10 minutes',
@@ -85,7 +77,7 @@ const fleet = proxyActivities<Activities>({
   retry: {
     initialInterval: '2 seconds',
     maximumAttempts: 3,
-    nonRetryableErrorTypes: [...NON_RETRYABLE_BY_STAGE.rollout],
+    nonRetryableErrorTypes: [...NO_RETRY.rollout],
   },
 });
 

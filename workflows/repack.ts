@@ -26,13 +26,13 @@ import {
 import { traceOptionsFor } from '../src/pipeline/input';
 import { HEARTBEAT_TIMEOUT } from './heartbeat';
 import { traceInBatches } from './trace-batches';
-import { FailureType, NON_RETRYABLE_BY_STAGE } from '../src/domain/failures';
+import { FailureType, NO_RETRY } from '../src/domain/failures';
 
 type Activities = ReturnType<typeof createActivities>;
 
 export const repackProgressQuery = defineQuery<RepackProgress>('progress');
 
-const NON_RETRYABLE = [...NON_RETRYABLE_BY_STAGE.repack];
+const NON_RETRYABLE = [...NO_RETRY.repack];
 
 const records = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',

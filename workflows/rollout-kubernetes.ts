@@ -11,7 +11,7 @@ import type { KubernetesRolloutPlan, KubernetesTarget, SmokeTestResult } from '.
 import type { DeviceLayout, RoutingTable } from '../src/domain/load-sweep';
 import { servedInstances } from '../src/domain/pipeline-stages';
 import { HEARTBEAT_TIMEOUT } from './heartbeat';
-import { FailureType, NON_RETRYABLE_BY_STAGE } from '../src/domain/failures';
+import { FailureType, NO_RETRY } from '../src/domain/failures';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -55,7 +55,7 @@ export interface RolloutKubernetesResult {
   };
 }
 
-const NON_RETRYABLE = [...NON_RETRYABLE_BY_STAGE.kubernetesRollout];
+const NON_RETRYABLE = [...NO_RETRY.kubernetesRollout];
 
 const quick = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',

@@ -5,7 +5,7 @@ import { servedInstances } from '../src/domain/pipeline-stages';
 import type { KubernetesTarget } from '../src/kubernetes/rollout';
 import { HEARTBEAT_TIMEOUT } from './heartbeat';
 import { rolloutKubernetes, type RolloutKubernetesResult } from './rollout-kubernetes';
-import { FailureType, NON_RETRYABLE_BY_STAGE } from '../src/domain/failures';
+import { FailureType, NO_RETRY } from '../src/domain/failures';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -35,7 +35,7 @@ export interface RolloutResult {
   kubernetes?: RolloutKubernetesResult['kubernetes'];
 }
 
-const NON_RETRYABLE = [...NON_RETRYABLE_BY_STAGE.rollout];
+const NON_RETRYABLE = [...NO_RETRY.rollout];
 
 /** The local model servers' micro-batching, unless the rollout says otherwise. */
 export const DEFAULT_MAX_BATCH = 8;

@@ -5,7 +5,7 @@ import type { Processor } from '../src/domain/task-queues';
 import type { TraceModelsResult } from '../src/domain/tracing';
 import type { ModelSpec } from '../src/pipeline/input';
 import { traceModels } from './trace-models';
-import { NON_RETRYABLE_BY_STAGE } from '../src/domain/failures';
+import { NO_RETRY } from '../src/domain/failures';
 
 /**
  * Traces models in traceModels child batches, for the pipeline's trace stage and repack's trace step
@@ -23,11 +23,7 @@ const TRACES_PER_CHILD_IN_FLIGHT = 2;
 
 const records = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
-  retry: {
-    initialInterval: '1 second',
-    maximumAttempts: 5,
-    nonRetryableErrorTypes: [...NON_RETRYABLE_BY_STAGE.input],
-  },
+  retry: { initialInterval: '1 second', maximumAttempts: 5, nonRetryableErrorTypes: [...NO_RETRY.input] },
 });
 
 /** The models to trace on one processor: an inline list, or a manifest artifact ({ models: [...] }). */

@@ -2,7 +2,7 @@ import { type ActivityOptions, proxyActivities } from '@temporalio/workflow';
 import { type Processor, tracerTaskQueue } from '../src/domain/task-queues';
 import type { TracerActivities } from '../src/domain/tracer-activities';
 import { HEARTBEAT_TIMEOUT } from './heartbeat';
-import { NON_RETRYABLE_BY_STAGE } from '../src/domain/failures';
+import { NO_RETRY } from '../src/domain/failures';
 
 /** A Neuron compile of bert-base takes minutes; a CPU or GPU trace of it well under one. */
 const START_TO_CLOSE: Record<Processor, ActivityOptions['startToCloseTimeout']> = {
@@ -26,7 +26,7 @@ export function tracerActivities(processor: Processor, overrides: Partial<Activi
       backoffCoefficient: 2,
       maximumInterval: '1 minute',
       maximumAttempts: 5,
-      nonRetryableErrorTypes: [...NON_RETRYABLE_BY_STAGE.tracer],
+      nonRetryableErrorTypes: [...NO_RETRY.tracer],
     },
     ...overrides,
   });

@@ -2,7 +2,7 @@
 
 The strings are wire names that workflows, stored histories and clients branch on: a value never changes,
 and each one is spelled the same as in src/domain/failures.ts (test/unit/failure-types.test.ts checks).
-Which of them a workflow retries is decided there (NON_RETRYABLE_BY_STAGE.tracer); each raiser also says
+Which of them a workflow retries is decided there (NO_RETRY.tracer); each raiser also says
 so itself with `non_retryable`, so that both sides agree.
 """
 

@@ -111,9 +111,9 @@ const KUBERNETES_API: readonly FailureType[] = [
 /**
  * The failure types each stage's activities must not retry (their `nonRetryableErrorTypes`). Everything
  * else — disk, network, S3, a Kubernetes API hiccup — is retried within the stage's policy. Spread a list
- * into the retry policy (`[...NON_RETRYABLE_BY_STAGE.rollout]`): the SDK's type wants a mutable array.
+ * into the retry policy (`[...NO_RETRY.rollout]`): the SDK's type wants a mutable array.
  */
-export const NON_RETRYABLE_BY_STAGE = {
+export const NO_RETRY = {
   /** Bookkeeping activities (stage records, manifests, trace batches) and the doctor's tracer call. */
   input: [F.InvalidInput],
   /** The local build stage: a broken serving environment stays broken. */

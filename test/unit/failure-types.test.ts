@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { FailureType, NON_RETRYABLE_BY_STAGE } from '../../src/domain/failures';
+import { FailureType, NO_RETRY } from '../../src/domain/failures';
 
 const ROOT = path.resolve(__dirname, '../../..');
 /** The only files that may spell a failure type as a string literal. */
@@ -131,6 +131,6 @@ describe('failure types live once (src/domain/failures.ts and its Python counter
     assert.ok(retryable, 'failures.py defines RETRYABLE = frozenset({...})');
     const retried = new Set(retryable[1].split(',').map((name) => python.get(name.trim())));
     const notRetried = [...python.values()].filter((v) => !retried.has(v)).sort();
-    assert.deepEqual([...NON_RETRYABLE_BY_STAGE.tracer].sort(), notRetried);
+    assert.deepEqual([...NO_RETRY.tracer].sort(), notRetried);
   });
 });

@@ -6,10 +6,11 @@ import { LOCAL_INSTANCE_TYPE } from '../src/domain/local-catalog';
 import type { TraceStageSummary } from '../src/domain/pipeline-stages';
 import { HEARTBEAT_TIMEOUT } from './heartbeat';
 import { DEFAULT_BATCH_WINDOW_MS, DEFAULT_MAX_BATCH } from './rollout';
+import { FailureType, NO_RETRY } from '../src/domain/failures';
 
 type Activities = ReturnType<typeof createActivities>;
 
-const NON_RETRYABLE = ['InvalidInput', 'ModelNotTraced', 'ModelServerStartFailed', 'ModelServerLost'];
+const NON_RETRYABLE = [...NO_RETRY.calibrate];
 
 const quick = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
@@ -37,7 +38,7 @@ export async function calibrate(raw: CalibrateInput): Promise<CalibrateResult> {
   if (!parsed.ok) {
     throw ApplicationFailure.nonRetryable(
       `invalid calibrate input (${parsed.problems.length} problem(s)):\n${parsed.problems.join('\n')}`,
-      'InvalidInput',
+      FailureType.InvalidInput,
     );
   }
   const input = parsed.input;
@@ -48,7 +49,7 @@ export async function calibrate(raw: CalibrateInput): Promise<CalibrateResult> {
     if (!trace) {
       throw ApplicationFailure.nonRetryable(
         `run ${input.fromRun} has no trace stage record: calibrate from a run that traced its models`,
-        'InvalidInput',
+        FailureType.InvalidInput,
       );
     }
     traceBatches = trace.batches;

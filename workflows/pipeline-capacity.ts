@@ -7,6 +7,7 @@ import type { PackStageResult, TraceStageSummary } from '../src/domain/pipeline-
 import type { PipelineInput } from '../src/pipeline/input';
 import { calibrate, localServingSetup } from './calibrate';
 import { loadSweep } from './load-sweep';
+import { NO_RETRY } from '../src/domain/failures';
 
 /**
  * The pipeline's capacity model steps (src/capacity): the served-path calibration its pack stage plans
@@ -18,7 +19,7 @@ type Activities = ReturnType<typeof createActivities>;
 
 const records = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '1 second', maximumAttempts: 5, nonRetryableErrorTypes: ['InvalidInput'] },
+  retry: { initialInterval: '1 second', maximumAttempts: 5, nonRetryableErrorTypes: [...NO_RETRY.input] },
 });
 
 /** Whether this run plans with (and checks) a calibration of the machine it runs on. */

@@ -20,6 +20,7 @@ import type { TraceBatchRecord } from '../../src/domain/pipeline-stages';
 import type { StepFigures } from '../../src/domain/load-sweep';
 import { runK6 } from '../load/k6';
 import { tableFile } from '../load/routes';
+import { FailureType } from '../../src/domain/failures';
 
 export interface ProbeSample {
   models: string[];
@@ -92,7 +93,7 @@ export function createCapacityActivities(
       if (timed.length === 0) {
         throw ApplicationFailure.nonRetryable(
           `no traced ${input.processor} model has a forward time to calibrate the served path with`,
-          'InvalidInput',
+          FailureType.InvalidInput,
         );
       }
       timed.sort((a, b) => a.forwardMs - b.forwardMs || a.modelId.localeCompare(b.modelId));
@@ -131,7 +132,7 @@ export function createCapacityActivities(
         if (figures.requests === 0 || figures.errorRate > 0.01) {
           throw ApplicationFailure.nonRetryable(
             `the served-path probe's server failed ${figures.failures} of ${figures.requests} requests`,
-            'ModelServerLost',
+            FailureType.ModelServerLost,
           );
         }
         windows.push(Math.round(figures.achievedRate * 100) / 100);

@@ -45,7 +45,7 @@ export const FailureType = {
   ModelNotTraced: 'ModelNotTraced',
   /** Starting the model servers failed (one exited or never became ready); those started are stopped. */
   ModelServerStartFailed: 'ModelServerStartFailed',
-  /** Model servers died during a load step and could not be brought back. */
+  /** Servers died in a load step and could not be brought back, or the calibration probe's server failed. */
   ModelServerLost: 'ModelServerLost',
   /** A sequential or random test got no successful answer at all: nothing to measure. */
   NoAnswers: 'NoAnswers',
@@ -122,11 +122,13 @@ export const NO_RETRY = {
   pack: [F.InvalidInput],
   /** Local model servers: starting, reconciling, stopping (`rollout` and the pipeline's fleet checks). */
   rollout: LOCAL_FLEET,
+  /** `calibrate`: the served-path probe's server and its closed-loop windows. */
+  calibrate: [...LOCAL_FLEET, F.ModelServerLost],
   /** `loadSweep`: its servers, probes and k6 steps. */
   loadSweep: LOAD_SWEEP,
   /** `repack`: every activity it calls. */
   repack: [...LOAD_SWEEP, F.PackFailed],
-  /** The Python tracer's activities: ArtifactIO, ArtifactChecksum and ModelDownload (disk, S3, network) stay retryable. */
+  /** The Python tracer's activities: ArtifactIO, ArtifactChecksum, ModelDownload (disk, S3, network) are retried. */
   tracer: [
     F.InvalidInput,
     F.InvalidArtifactKey,

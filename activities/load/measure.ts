@@ -56,7 +56,8 @@ export function createMeasureActivities(paths: ProjectPaths, artifacts: Artifact
 
     /**
      * One constant-arrival-rate step of the sweep, measured window after window in one k6 run until the
-     * last windows agree or the step's windows are spent (src/domain/stability.ts). Each finished window
+     * last windows agree, they all miss the SLO, or the step's windows are spent (src/domain/stability.ts,
+     * stepSettled). Each finished window
      * is heartbeated, so a retried attempt keeps what an earlier one measured and only runs the windows
      * still missing (its first window after the restart is the warm-up the rule judges like any other).
      */
@@ -70,13 +71,13 @@ export function createMeasureActivities(paths: ProjectPaths, artifacts: Artifact
       stability?: StepStability;
     }): Promise<WindowedStepFigures> {
       const table = await tableFile(artifacts, input.tableKey);
-      const { windowSeconds, maxWindows, rule } =
+      const { windowSeconds, maxWindows, rule, sloP90Ms } =
         input.stability ?? stepStabilityOf({ stepSeconds: input.seconds }, DEFAULT_SLO, []);
       const windows = earlierWindows(Context.current().info.heartbeatDetails, windowSeconds);
       const what = `step ${input.index} at ${input.rate} req/s`;
       await heartbeating(
         async (report) => {
-          if (stepSettled(windows, rule, maxWindows)) return;
+          if (stepSettled(windows, rule, maxWindows, sloP90Ms)) return;
           const remaining = maxWindows - windows.length;
           const collector = new WindowCollector(windowSeconds, windows.length);
           let taken = 0;
@@ -101,7 +102,7 @@ export function createMeasureActivities(paths: ProjectPaths, artifacts: Artifact
               ) {
                 windows.push(collector.window(taken++));
                 report({ what, windows: [...windows] });
-                if (stepSettled(windows, rule, maxWindows)) return true;
+                if (stepSettled(windows, rule, maxWindows, sloP90Ms)) return true;
               }
               return false;
             },

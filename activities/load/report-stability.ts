@@ -38,7 +38,7 @@ export function stabilityHtml(steps: StepResult[], rule: StepStability | undefin
     })
     .join('\n');
   const ruleText = rule
-    ? `Each step offers its rate in ${fmt(rule.windowSeconds, 2)} s windows until its last ${rule.rule.windows} agree — achieved throughput within ±${fmt(rule.rule.throughputTolerance * 100, 0)}% of their mean, P90 within ±${fmt(rule.rule.p90Tolerance * 100, 0)}% or ±${fmt(rule.rule.p90FloorMs)} ms — or ${rule.maxWindows} windows have passed. An unstable step is neither pass nor fail and never the knee.`
+    ? `Each step offers its rate in ${fmt(rule.windowSeconds, 2)} s windows until its last ${rule.rule.windows} agree — achieved throughput within ±${fmt(rule.rule.throughputTolerance * 100, 0)}% of their mean, P90 within ±${fmt(rule.rule.p90Tolerance * 100, 0)}% or ±${fmt(rule.rule.p90FloorMs)} ms — or its last ${rule.rule.windows} all miss the SLO, or ${rule.maxWindows} windows have passed. An unstable step is neither pass nor fail and never the knee.`
     : 'Steps were measured in one piece.';
   const unstable = unstableLine(steps);
   return `<h2>Step stability</h2>

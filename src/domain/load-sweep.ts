@@ -43,7 +43,7 @@ export interface LoadSweepInput {
     windowSeconds?: number;
     /** The longest a step measures before it is called unstable (default 2 × stepSeconds). */
     maxStepSeconds?: number;
-    /** Stability tolerances (src/domain/stability.ts): 0.1, 0.1, and 10% of the SLO's P90. */
+    /** Stability tolerances (src/domain/stability.ts): 0.1, 0.1, and 20% of the SLO's P90. */
     throughputTolerance?: number;
     p90Tolerance?: number;
     p90FloorMs?: number;
@@ -83,6 +83,8 @@ export interface StepStability {
   windowSeconds: number;
   maxWindows: number;
   rule: StabilityRule;
+  /** A step whose last windows all miss it ends early (src/domain/stability.ts, stepSettled). */
+  sloP90Ms: number;
 }
 
 /** Figures of one k6 step, as k6/lib/summary.ts writes them (k6 scripts cannot import this file). */
@@ -264,7 +266,7 @@ export function stepStabilityOf(
   // How the lengths relate is only worth saying once each of them is a valid length.
   const lengths = [sweep.stepSeconds, windowSeconds, maxStepSeconds];
   if (!lengths.every((n) => typeof n === 'number' && Number.isFinite(n) && n > 0))
-    return { windowSeconds, maxWindows, rule };
+    return { windowSeconds, maxWindows, rule, sloP90Ms: slo.p90Ms };
   if (windowSeconds < MIN_WINDOW_SECONDS)
     problems.push(`sweep.windowSeconds must be at least ${MIN_WINDOW_SECONDS}, got ${sweep.windowSeconds}`);
   if (maxStepSeconds > MAX_STEP_SECONDS)
@@ -274,7 +276,7 @@ export function stepStabilityOf(
       `sweep.maxStepSeconds (${maxStepSeconds}) must hold ${STABLE_WINDOWS} windows of ` +
         `sweep.windowSeconds (${+windowSeconds.toFixed(3)}): at least ${+(STABLE_WINDOWS * windowSeconds).toFixed(3)}`,
     );
-  return { windowSeconds, maxWindows, rule };
+  return { windowSeconds, maxWindows, rule, sloP90Ms: slo.p90Ms };
 }
 
 /** Every problem at once, as one message; throws LoadSweepInputError. */

@@ -83,14 +83,18 @@ describe('step stability rule', () => {
     assert.deepEqual(spreadOf(windows, RULE).windows, 3);
   });
 
-  it('a step is settled when stable or when its windows are spent', () => {
+  it('a step is settled when stable, when its windows are spent, or when its last three miss the SLO', () => {
     const drifting = [win(0, 300, 40), win(1, 300, 70), win(2, 300, 110)];
-    assert.equal(stepSettled(drifting, RULE, 6), false);
-    assert.equal(
-      stepSettled([...drifting, win(3, 300, 150), win(4, 300, 200), win(5, 300, 260)], RULE, 6),
-      true,
-    );
-    assert.equal(stepSettled([win(0, 300, 60), win(1, 300, 60), win(2, 300, 60)], RULE, 6), true);
+    assert.equal(stepSettled(drifting, RULE, 6, 100), false);
+    const spent = [...drifting, win(3, 300, 70), win(4, 300, 40), win(5, 300, 90)];
+    assert.equal(isStable(spent, RULE), false);
+    assert.equal(stepSettled(spent, RULE, 6, 100), true);
+    assert.equal(stepSettled([win(0, 300, 60), win(1, 300, 60), win(2, 300, 60)], RULE, 6, 100), true);
+    // Overloaded: a queue growing window after window, every window past the SLO (or unanswered).
+    const overloaded = [win(0, 300, 40), win(1, 300, 150), win(2, 300, 400), win(3, 0, null)];
+    assert.equal(isStable(overloaded, RULE), false);
+    assert.equal(stepSettled(overloaded, RULE, 6, 100), true);
+    assert.equal(stepSettled(overloaded.slice(0, 3), RULE, 6, 100), false, 'one window still passed');
   });
 
   it('spread: throughput as a fraction of the mean, P90 in ms, over the judged windows', () => {

@@ -57,9 +57,9 @@ export function createMeasureActivities(paths: ProjectPaths, artifacts: Artifact
     /**
      * One constant-arrival-rate step of the sweep, measured window after window in one k6 run until the
      * last windows agree, they all miss the SLO, or the step's windows are spent (src/domain/stability.ts,
-     * stepSettled). Each finished window
-     * is heartbeated, so a retried attempt keeps what an earlier one measured and only runs the windows
-     * still missing (its first window after the restart is the warm-up the rule judges like any other).
+     * stepSettled). Each finished window is heartbeated, so a retried attempt keeps what an earlier one
+     * measured and only runs the windows still missing (its first window after the restart is a warm-up
+     * the rule judges like any other).
      */
     async runLoadStep(input: {
       tableKey: string;

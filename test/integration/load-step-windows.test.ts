@@ -94,7 +94,7 @@ describe('a load step measured in windows (real k6, real HTTP)', function () {
     );
 
   it('runs windows until the last three agree or the step’s windows are spent, heartbeating each', async () => {
-    const heartbeats: { windows?: WindowFigures[] }[] = [];
+    const heartbeats: ({ windows?: WindowFigures[] } | undefined)[] = [];
     const figures = await step(undefined, heartbeats);
     const windows = figures.windows!;
     assert.ok(windows.length >= 3 && windows.length <= PLAN.maxWindows, `${windows.length} windows`);
@@ -119,7 +119,7 @@ describe('a load step measured in windows (real k6, real HTTP)', function () {
     assert.equal(figures.durationSeconds, 3);
     assert.equal(figures.offeredRate, 40);
     // Every finished window was heartbeated, in order, before the step returned.
-    const counts = heartbeats.map((h) => h.windows?.length ?? 0);
+    const counts = heartbeats.map((h) => h?.windows?.length ?? 0);
     for (let n = 1; n <= windows.length; n++)
       assert.ok(counts.includes(n), `a heartbeat carried ${n} windows`);
   });

@@ -34,8 +34,9 @@ const servers = proxyActivities<Activities>({
   retry: { initialInterval: '2 seconds', maximumAttempts: 2, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 
-// k6 activities heartbeat every second: a lost worker is noticed in seconds and the whole step re-run (an
-// attempt's figures only count once it completes, so an interrupted step is never counted twice).
+// k6 activities heartbeat every second: a lost worker is noticed in seconds and the attempt retried. A
+// load step resumes from the windows its last attempt heartbeated; the sequential and random tests are
+// re-run whole (an attempt's figures only count once it completes, so nothing is counted twice).
 const load = proxyActivities<Activities>({
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: HEARTBEAT_TIMEOUT,
@@ -64,6 +65,8 @@ const MAX_FLEET_RECOVERIES = 3;
  * Measures a fleet the way the post did — sequential and random single requests for best-case latency,
  * then load steps across the throughput–latency curve — and finds the knee: the highest achieved
  * throughput with P90 within the SLO and errors within budget, in at most 8 load steps (src/domain/knee.ts).
+ * Each step offers its rate until its figures are stable or its time is up (src/domain/stability.ts); an
+ * unstable step is reported as such and is never the knee.
  * Writes report.json, report.html and sweep.json under runs/<workflowId>/.
  *
  * Input is validated before anything else happens, and every server is probed before any load is sent.
@@ -188,6 +191,7 @@ export async function loadSweep(input: LoadSweepWorkflowInput): Promise<LoadSwee
             rate: next.rate,
             seconds: plan.stepSeconds,
             maxVUs: plan.maxVUs,
+            stability: valid.stability,
           }),
         (f) => f.errorRate > slo.maxErrorRate,
       );
@@ -217,6 +221,7 @@ export async function loadSweep(input: LoadSweepWorkflowInput): Promise<LoadSwee
       steps,
       knee: best,
       stopReason,
+      stability: valid.stability,
       placement,
       cost,
     });

@@ -20,6 +20,7 @@ import {
   type StageName,
 } from '../src/domain/pipeline';
 import type { CapacityCheck } from '../src/capacity/check';
+import { unstableLine } from '../src/domain/load-sweep';
 import { type PackStageResult, servedInstances, type TraceStageSummary } from '../src/domain/pipeline-stages';
 import {
   StowageCostPerHour,
@@ -251,9 +252,14 @@ export async function pipeline(raw: PipelineInputJson): Promise<PipelineResult> 
         status: 'done',
         done: result.steps.length,
         total: result.steps.length,
-        detail: result.knee
-          ? `knee ${Math.round(result.knee.achievedRate)} req/s at P90 ${result.knee.p90Ms?.toFixed(1)} ms`
-          : result.stopReason,
+        detail: [
+          result.knee
+            ? `knee ${Math.round(result.knee.achievedRate)} req/s at P90 ${result.knee.p90Ms?.toFixed(1)} ms`
+            : result.stopReason,
+          unstableLine(result.steps),
+        ]
+          .filter(Boolean)
+          .join('; '),
       };
       return result;
     });

@@ -1,8 +1,15 @@
 import type { ArtifactStore } from '../../src/artifacts/store';
 import { artifactKeys } from '../../src/artifacts/keys';
 import type { Slo } from '../../src/domain/knee';
-import type { DeviceLayout, LatencyRange, RoutingTable, StepResult } from '../../src/domain/load-sweep';
+import type {
+  DeviceLayout,
+  LatencyRange,
+  RoutingTable,
+  StepResult,
+  StepStability,
+} from '../../src/domain/load-sweep';
 import { curveSpec, type DeviceBar, packingSpec, renderSvg } from './charts';
+import { stabilityHtml, stabilitySummary, type StabilitySummary } from './report-stability';
 
 export interface LoadReportInput {
   runId: string;
@@ -13,6 +20,8 @@ export interface LoadReportInput {
   steps: StepResult[];
   knee: StepResult | null;
   stopReason: string;
+  /** How steps were measured in windows (absent: in one piece). */
+  stability?: StepStability;
   /** Devices as deployed (or, for a given routing table, one device per server). */
   placement?: DeviceLayout;
   cost?: { instanceType: string; instances: number; pricePerHour: number; deviceMemoryGiB?: number };
@@ -38,6 +47,7 @@ export interface LoadReport {
   knee: StepResult | null;
   stopReason: string;
   steps: StepResult[];
+  stability: StabilitySummary;
   sequential: LatencyRange;
   random: LatencyRange;
   packing: { device: string; models: { modelId: string; memoryBytes: number | null }[] }[];
@@ -105,6 +115,7 @@ export function createReportActivities(artifacts: ArtifactStore) {
         knee: input.knee,
         stopReason: input.stopReason,
         steps: input.steps,
+        stability: stabilitySummary(input.steps, input.stability),
         sequential: input.sequential,
         random: input.random,
         packing,
@@ -130,7 +141,7 @@ export function createReportActivities(artifacts: ArtifactStore) {
       const json = await artifacts.writeJson(artifactKeys.run(input.runId, 'report.json'), report);
       const html = await artifacts.write(
         artifactKeys.run(input.runId, 'report.html'),
-        reportHtml(report, curve, packingSvg),
+        reportHtml(report, curve, packingSvg, stabilityHtml(input.steps, input.stability)),
       );
       return { json: json.uri, html: html.uri, sweep: sweep.uri };
     },
@@ -141,7 +152,7 @@ const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
 // Figures a runtime could not measure (simulated nodes) arrive as null or NaN: shown as a dash, never as "NaN".
 const fmt = (n: number | null, digits = 1) => (n === null || !Number.isFinite(n) ? '—' : n.toFixed(digits));
 
-function reportHtml(report: LoadReport, curveSvg: string, packingSvg: string): string {
+function reportHtml(report: LoadReport, curveSvg: string, packingSvg: string, stability: string): string {
   const r = report.results;
   const stepRows = report.steps
     .map(
@@ -154,7 +165,7 @@ function reportHtml(report: LoadReport, curveSvg: string, packingSvg: string): s
 <style>
 body{font-family:system-ui,sans-serif;margin:2rem;color:#222}
 table{border-collapse:collapse;margin:1rem 0}th,td{border:1px solid #ccc;padding:.3rem .6rem;text-align:right}
-th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}tr.knee{background:#fff6d5;font-weight:600}
+th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}tr.knee{background:#fff6d5;font-weight:600}tr.unstable{color:#8a5a00}
 figure{margin:1.5rem 0}
 </style></head><body>
 <h1>Load report</h1>
@@ -166,6 +177,7 @@ figure{margin:1.5rem 0}
 <h2>Sweep steps</h2>
 <table><tr><th>step</th><th>phase</th><th>offered (req/s)</th><th>achieved (req/s)</th><th>P50</th><th>P90</th><th>P95</th><th>P99</th><th>errors</th><th>dropped</th><th>verdict</th></tr>
 ${stepRows}</table>
+${stability}
 <figure>${packingSvg}</figure>
 </body></html>
 `;

@@ -6,6 +6,14 @@
  * bisection in log space between the best passing and the lowest failing rate until they are within
  * the tolerance of each other. While P90 is under a quarter of the SLO the ramp takes double strides. With factor 2 and ±5%, bracketing costs ≤ 4 steps and bisection 4
  * (2^(1/16) ≈ 1.044), so the knee is located in ≤ 8 load steps when the start rate is within 8× of it.
+ *
+ * Unstable steps (src/domain/stability.ts: the step's windows never agreed within its time bound) are
+ * neither pass nor fail: verdict 'unstable', never the knee and never the bracket's lower bound. Above the
+ * best passing rate one bounds the bracket from above like a failing step: a rate whose figures do not
+ * settle at a constant offered load is not one the fleet sustains (near capacity the queue grows and P90
+ * drifts window after window), and treating it as a bound keeps the search within its step budget instead
+ * of spending steps re-measuring. Below the best passing rate it is noise and bounds nothing. Errors over
+ * budget fail a step however its windows spread: a lost server is never hidden behind 'unstable'.
  */
 
 export interface Slo {
@@ -21,6 +29,8 @@ export interface StepOutcome {
   errorRate: number;
   droppedIterations: number;
   durationSeconds: number;
+  /** Whether the step's windows agreed; absent for a step measured in one piece (counts as stable). */
+  stable?: boolean;
 }
 
 export interface KneePlan {
@@ -32,15 +42,16 @@ export interface KneePlan {
   maxSteps: number;
 }
 
-export type Verdict = 'pass' | 'latency' | 'errors' | 'saturated';
+export type Verdict = 'pass' | 'latency' | 'errors' | 'saturated' | 'unstable';
 
 /**
- * Why a step fails the SLO, or 'pass'. 'saturated': the load generator could not start what was offered
- * (dropped iterations over 5%) or the server answered under 90% of it, so the rate is past capacity even
- * if the answers it did give were fast.
+ * Why a step fails the SLO, 'pass', or 'unstable' when its figures never settled (see the header).
+ * 'saturated': the load generator could not start what was offered (dropped iterations over 5%) or the
+ * server answered under 90% of it, so the rate is past capacity even if the answers it did give were fast.
  */
 export function verdict(step: StepOutcome, slo: Slo): Verdict {
   if (step.errorRate > slo.maxErrorRate) return 'errors';
+  if (step.stable === false) return 'unstable';
   if (step.p90Ms === null || step.p90Ms > slo.p90Ms) return 'latency';
   const offered = step.offeredRate * step.durationSeconds;
   if (step.droppedIterations > 0.05 * offered || step.achievedRate < 0.9 * step.offeredRate)
@@ -76,7 +87,7 @@ export function nextStep(steps: StepOutcome[], plan: KneePlan, slo: Slo): NextSt
   return { kind: 'step', rate: round(Math.sqrt(lo * hi)), phase: 'bisect' };
 }
 
-/** Highest passing offered rate and the lowest failing one above it. */
+/** Highest passing offered rate and the lowest failing (or unstable) one above it. */
 export function bracket(steps: StepOutcome[], slo: Slo): { lo?: number; hi?: number } {
   const passing = steps.filter((s) => verdict(s, slo) === 'pass').map((s) => s.offeredRate);
   const lo = passing.length > 0 ? Math.max(...passing) : undefined;

@@ -2,7 +2,15 @@
  * Wire types of the `loadSweep` workflow (docs/contracts.md: endpoints + SLO → k6 steps → knee → report) and
  * its input validation, which runs inside the workflow before any load is sent. Pure: workflow-safe.
  */
-import type { KneePlan, Slo } from './knee';
+import type { KneePlan, Slo, Verdict } from './knee';
+import {
+  DEFAULT_P90_FLOOR_OF_SLO,
+  DEFAULT_TOLERANCE,
+  STABLE_WINDOWS,
+  type Spread,
+  type StabilityRule,
+  type WindowFigures,
+} from './stability';
 
 export interface Route {
   modelId: string;
@@ -29,7 +37,16 @@ export interface LoadSweepInput {
     startRate?: number;
     minRate?: number;
     maxRate?: number;
+    /** How long a step measures when its first windows agree: STABLE_WINDOWS windows. */
     stepSeconds?: number;
+    /** One measurement window (default stepSeconds / 3, at least MIN_WINDOW_SECONDS). */
+    windowSeconds?: number;
+    /** The longest a step measures before it is called unstable (default 2 × stepSeconds). */
+    maxStepSeconds?: number;
+    /** Stability tolerances (src/domain/stability.ts): 0.1, 0.1, and 20% of the SLO's P90. */
+    throughputTolerance?: number;
+    p90Tolerance?: number;
+    p90FloorMs?: number;
     maxSteps?: number;
     factor?: number;
     tolerance?: number;
@@ -55,9 +72,19 @@ export interface ValidLoadSweepInput {
       };
   slo: Slo;
   plan: Omit<KneePlan, 'startRate'> & { startRate?: number; stepSeconds: number; maxVUs: number };
+  stability: StepStability;
   random: { rate: number; seconds: number };
   cost?: LoadSweepInput['cost'];
   placement?: DeviceLayout;
+}
+
+/** How each load step measures: windows of windowSeconds until stable or maxWindows are measured. */
+export interface StepStability {
+  windowSeconds: number;
+  maxWindows: number;
+  rule: StabilityRule;
+  /** A step whose last windows all miss it ends early (src/domain/stability.ts, stepSettled). */
+  sloP90Ms: number;
 }
 
 /** Figures of one k6 step, as k6/lib/summary.ts writes them (k6 scripts cannot import this file). */
@@ -77,11 +104,22 @@ export interface StepFigures {
   maxMs: number | null;
 }
 
+/**
+ * A step measured in windows: the figures above combine its last windows (src/domain/stability.ts).
+ * Steps measured in one piece (the in-cluster sweep, runs started before windows) have no windows and
+ * count as stable.
+ */
+export interface WindowedStepFigures extends StepFigures {
+  windows?: WindowFigures[];
+  stable?: boolean;
+  spread?: Spread;
+}
+
 /** A step's figures plus its place in the search. */
-export interface StepResult extends StepFigures {
+export interface StepResult extends WindowedStepFigures {
   index: number;
   phase: 'ramp' | 'bisect';
-  verdict: 'pass' | 'latency' | 'errors' | 'saturated';
+  verdict: Verdict;
 }
 
 /** The post's single-request tests: best-case latency range, in ms. */
@@ -105,6 +143,13 @@ export interface LoadSweepResult {
   report: { json: string; html: string; sweep: string };
 }
 
+/** For summaries: "2 of 6 steps unstable (steps 3, 5)", or '' when every step settled. */
+export function unstableLine(steps: StepResult[]): string {
+  const unstable = steps.filter((s) => s.stable === false).map((s) => s.index);
+  if (unstable.length === 0) return '';
+  return `${unstable.length} of ${steps.length} steps unstable (step${unstable.length > 1 ? 's' : ''} ${unstable.join(', ')})`;
+}
+
 export const DEFAULT_SLO: Slo = { p90Ms: 100, maxErrorRate: 0.001 };
 export const MAX_LOAD_STEPS = 8;
 
@@ -117,6 +162,10 @@ const DEFAULTS = {
   tolerance: 0.05,
   maxVUs: 200,
 };
+/** Steps longer than this would crowd the load activity's 10-minute timeout. */
+export const MAX_STEP_SECONDS = 540;
+/** Windows shorter than this hold too few answers for a P90, and k6's output lags by a fraction of it. */
+export const MIN_WINDOW_SECONDS = 0.5;
 
 export class LoadSweepInputError extends Error {}
 
@@ -176,6 +225,60 @@ function checkLayout(layout: DeviceLayout | undefined, name: string, problems: s
   }
 }
 
+function fraction(value: unknown, name: string, problems: string[]): void {
+  if (value === undefined) return;
+  if (typeof value !== 'number' || !(value > 0 && value < 1))
+    problems.push(`${name} must be in (0, 1), got ${JSON.stringify(value)}`);
+}
+
+/**
+ * The step stability plan from the sweep's fields, with defaults that keep a stable step stepSeconds long
+ * and the longest twice that. Adds what is wrong to `problems`.
+ */
+export function stepStabilityOf(
+  sweep: NonNullable<LoadSweepInput['sweep']> & { stepSeconds: number },
+  slo: Slo,
+  problems: string[],
+): StepStability {
+  positive(sweep.windowSeconds, 'sweep.windowSeconds', problems);
+  positive(sweep.maxStepSeconds, 'sweep.maxStepSeconds', problems);
+  fraction(sweep.throughputTolerance, 'sweep.throughputTolerance', problems);
+  fraction(sweep.p90Tolerance, 'sweep.p90Tolerance', problems);
+  if (sweep.p90FloorMs !== undefined && !(typeof sweep.p90FloorMs === 'number' && sweep.p90FloorMs >= 0))
+    problems.push(`sweep.p90FloorMs must be a number ≥ 0, got ${JSON.stringify(sweep.p90FloorMs)}`);
+  // Defaults never conflict with each other or the limits: only lengths given explicitly can.
+  const windowSeconds =
+    sweep.windowSeconds ??
+    Math.min(
+      MAX_STEP_SECONDS / STABLE_WINDOWS,
+      Math.max(MIN_WINDOW_SECONDS, sweep.stepSeconds / STABLE_WINDOWS),
+    );
+  const maxStepSeconds =
+    sweep.maxStepSeconds ??
+    Math.min(MAX_STEP_SECONDS, Math.max(2 * sweep.stepSeconds, STABLE_WINDOWS * windowSeconds));
+  const maxWindows = Math.floor(maxStepSeconds / windowSeconds + 1e-9);
+  const rule = {
+    windows: STABLE_WINDOWS,
+    throughputTolerance: sweep.throughputTolerance ?? DEFAULT_TOLERANCE,
+    p90Tolerance: sweep.p90Tolerance ?? DEFAULT_TOLERANCE,
+    p90FloorMs: sweep.p90FloorMs ?? DEFAULT_P90_FLOOR_OF_SLO * slo.p90Ms,
+  };
+  // How the lengths relate is only worth saying once each of them is a valid length.
+  const lengths = [sweep.stepSeconds, windowSeconds, maxStepSeconds];
+  if (!lengths.every((n) => typeof n === 'number' && Number.isFinite(n) && n > 0))
+    return { windowSeconds, maxWindows, rule, sloP90Ms: slo.p90Ms };
+  if (windowSeconds < MIN_WINDOW_SECONDS)
+    problems.push(`sweep.windowSeconds must be at least ${MIN_WINDOW_SECONDS}, got ${sweep.windowSeconds}`);
+  if (maxStepSeconds > MAX_STEP_SECONDS)
+    problems.push(`sweep.maxStepSeconds must be at most ${MAX_STEP_SECONDS}, got ${maxStepSeconds}`);
+  if (maxWindows < STABLE_WINDOWS)
+    problems.push(
+      `sweep.maxStepSeconds (${maxStepSeconds}) must hold ${STABLE_WINDOWS} windows of ` +
+        `sweep.windowSeconds (${+windowSeconds.toFixed(3)}): at least ${+(STABLE_WINDOWS * windowSeconds).toFixed(3)}`,
+    );
+  return { windowSeconds, maxWindows, rule, sloP90Ms: slo.p90Ms };
+}
+
 /** Every problem at once, as one message; throws LoadSweepInputError. */
 export function validateLoadSweepInput(input: LoadSweepInput): ValidLoadSweepInput {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
@@ -221,6 +324,7 @@ export function validateLoadSweepInput(input: LoadSweepInput): ValidLoadSweepInp
   if (!(sweep.factor > 1)) problems.push('sweep.factor must be > 1');
   if (!(sweep.tolerance > 0 && sweep.tolerance < 1)) problems.push('sweep.tolerance must be in (0, 1)');
   if (sweep.minRate > sweep.maxRate) problems.push('sweep.minRate must not exceed sweep.maxRate');
+  const stability = stepStabilityOf(sweep, slo, problems);
   const random = { rate: 5, seconds: 5, ...input.random };
   positive(random.rate, 'random.rate', problems);
   positive(random.seconds, 'random.seconds', problems);
@@ -246,6 +350,7 @@ export function validateLoadSweepInput(input: LoadSweepInput): ValidLoadSweepInp
     source,
     slo,
     plan: { ...sweep, startRate: input.sweep?.startRate },
+    stability,
     random,
     cost: input.cost,
     placement: input.placement,

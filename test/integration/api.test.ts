@@ -401,6 +401,15 @@ describe('HTTP API (real server, real Temporal, real workers)', function () {
     const report = await runCli(['report', finished, '--json', ...flags], env);
     assert.equal(report.code, 0, report.stderr);
     assert.equal(JSON.parse(report.stdout).results.models, 2);
+    const summary = await runCli(['report', finished, ...flags], env);
+    const steps = JSON.parse(report.stdout).steps.length;
+    assert.match(
+      summary.stdout,
+      new RegExp(
+        `^load steps\\s+${steps} measured, (all stable|\\d+ unstable \\(steps? \\d+(, \\d+)*\\))$`,
+        'm',
+      ),
+    );
     const where = await runCli(['report', finished, '--open-path', ...flags], env);
     assert.ok(fs.existsSync(where.stdout.trim()), where.stdout);
     const cancel = await runCli(['cancel', finished, ...flags], env);

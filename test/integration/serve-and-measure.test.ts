@@ -144,7 +144,20 @@ describe('serve and measure (real dev server, model servers, k6)', function () {
       assert.ok(step.requests > 0 && step.offeredRate > 0 && step.achievedRate > 0);
       assert.ok(step.p50Ms !== null && step.p90Ms !== null && step.p95Ms !== null && step.p99Ms !== null);
       assert.ok(step.p50Ms <= step.p90Ms && step.p90Ms <= step.p95Ms && step.p95Ms <= step.p99Ms);
+      // Measured in 1 s windows (a third of stepSeconds) until the last three agree, at most 6 of them.
+      const windows = step.windows ?? [];
+      assert.ok(windows.length >= 3 && windows.length <= 6, `step ${step.index}: ${windows.length} windows`);
+      assert.ok(windows.every((w) => w.seconds === 1 && w.requests > 0));
+      assert.equal(typeof step.stable, 'boolean');
+      if (step.verdict === 'unstable') assert.equal(step.stable, false);
+      if (step.stable === false) assert.ok(['unstable', 'errors'].includes(step.verdict), step.verdict);
+      assert.equal(step.spread?.windows, 3);
+      assert.equal(
+        step.requests,
+        windows.slice(-3).reduce((a, w) => a + w.requests, 0),
+      );
     }
+    assert.ok(result.knee === null || result.knee.stable === true, 'the knee is a stable step');
 
     const reportFile = fileURLToPath(result.report.json);
     assert.equal(path.basename(path.dirname(reportFile)), handle.workflowId, 'runs/<workflowId>/');
@@ -170,6 +183,17 @@ describe('serve and measure (real dev server, model servers, k6)', function () {
     assert.equal((html.match(/<svg/g) ?? []).length, 2, 'curve and packing charts are inline SVG');
     assert.match(html, /Throughput–latency curve/);
     assert.match(html, /SLO: P90 ≤ 100 ms/);
+    assert.match(html, /<h2>Step stability<\/h2>/);
+    assert.match(html, /in 1\.00 s windows until its last 3 agree/);
+    assert.deepEqual(
+      report.steps.map((s: { windows: unknown[] }) => s.windows.length),
+      result.steps.map((s) => s.windows?.length),
+    );
+    assert.equal(report.stability.rule.windowSeconds, 1);
+    assert.deepEqual(
+      report.stability.unstableSteps,
+      result.steps.filter((s) => s.stable === false).map((s) => s.index),
+    );
     assert.ok(fs.existsSync(fileURLToPath(result.report.sweep)));
 
     const records = serverRecords(handle.workflowId);

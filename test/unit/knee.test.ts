@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { kneeOf, nextStep, verdict, type KneePlan, type Slo, type StepOutcome } from '../../src/domain/knee';
-import { validateLoadSweepInput } from '../../src/domain/load-sweep';
+import { validateLoadSweepInput, type LoadSweepInput } from '../../src/domain/load-sweep';
 
 /** A queueing-like server: P90 grows as 1/(1 - ρ) towards capacity, and past capacity it falls behind. */
 function measure(rate: number, capacity: number, baseMs: number): StepOutcome {
@@ -59,6 +59,70 @@ describe('knee search (geometric ramp, then bisection)', () => {
   });
 });
 
+describe('knee search with unstable steps', () => {
+  const plan: KneePlan = {
+    startRate: 100,
+    minRate: 1,
+    maxRate: 100_000,
+    factor: 2,
+    tolerance: 0.05,
+    maxSteps: 8,
+  };
+  const unstable = (s: StepOutcome): StepOutcome => ({ ...s, stable: false });
+
+  it('a step whose windows never agreed is "unstable", even with figures inside the SLO', () => {
+    assert.equal(verdict(unstable(measure(100, 200, 10)), SLO), 'unstable');
+    assert.equal(verdict({ ...measure(100, 200, 10), stable: true }, SLO), 'pass');
+    assert.equal(
+      verdict(measure(100, 200, 10), SLO),
+      'pass',
+      'a step measured in one piece counts as stable',
+    );
+  });
+
+  it('errors over budget fail a step however its windows spread', () => {
+    assert.equal(verdict({ ...unstable(measure(100, 200, 10)), errorRate: 0.05 }, SLO), 'errors');
+  });
+
+  it('is never the knee, even with the highest throughput', () => {
+    const steps = [measure(100, 1000, 5), unstable(measure(400, 1000, 5))];
+    assert.equal(kneeOf(steps, SLO)?.offeredRate, 100);
+    assert.equal(kneeOf([unstable(measure(100, 1000, 5))], SLO), undefined);
+  });
+
+  it('above the best passing rate it bounds the bracket like a failure: bisection between them', () => {
+    const steps = [measure(100, 1000, 5), unstable(measure(400, 1000, 5))];
+    assert.deepEqual(nextStep(steps, plan, SLO), { kind: 'step', rate: 200, phase: 'bisect' });
+  });
+
+  it('below the best passing rate it bounds nothing (noise), and a first unstable step ramps down', () => {
+    const steps = [unstable(measure(50, 1000, 5)), measure(100, 1000, 5)];
+    const next = nextStep(steps, plan, SLO);
+    assert.ok(next.kind === 'step' && next.rate > 100 && next.phase === 'ramp', JSON.stringify(next));
+    assert.deepEqual(nextStep([unstable(measure(100, 1000, 5))], plan, SLO), {
+      kind: 'step',
+      rate: 50,
+      phase: 'ramp',
+    });
+  });
+
+  it('with every step near the knee unstable, the search still ends within 8 steps on a passing knee', () => {
+    // Capacity 400: steps within 15% below the true knee never settle.
+    const capacity = 400;
+    const trueKnee = capacity * (1 - 10 / SLO.p90Ms);
+    const steps: StepOutcome[] = [];
+    for (;;) {
+      const next = nextStep(steps, plan, SLO);
+      if (next.kind === 'done') break;
+      const s = measure(next.rate, capacity, 10);
+      steps.push(next.rate > 0.85 * trueKnee && next.rate <= trueKnee ? unstable(s) : s);
+    }
+    assert.ok(steps.length <= 8, `${steps.length} steps`);
+    const knee = kneeOf(steps, SLO);
+    assert.ok(knee && knee.stable !== false && knee.achievedRate <= 0.85 * trueKnee);
+  });
+});
+
 describe('loadSweep input validation', () => {
   const table = { routes: [{ modelId: 'm', url: 'http://127.0.0.1:8080' }] };
   it('lists every problem at once', () => {
@@ -87,5 +151,60 @@ describe('loadSweep input validation', () => {
     const valid = validateLoadSweepInput({ routingTable: table });
     assert.deepEqual(valid.slo, { p90Ms: 100, maxErrorRate: 0.001 });
     assert.equal(valid.plan.maxSteps, 8);
+  });
+  it('steps measure in thirds of stepSeconds, at most twice stepSeconds, judged to 10% (P90 floor 20% of the SLO)', () => {
+    const valid = validateLoadSweepInput({
+      routingTable: table,
+      sweep: { stepSeconds: 6 },
+      slo: { p90Ms: 300 },
+    });
+    assert.deepEqual(valid.stability, {
+      windowSeconds: 2,
+      maxWindows: 6,
+      rule: { windows: 3, throughputTolerance: 0.1, p90Tolerance: 0.1, p90FloorMs: 60 },
+      sloP90Ms: 300,
+    });
+    // Defaults never conflict: a 1-second step still gets windows long enough to judge.
+    const short = validateLoadSweepInput({ routingTable: table, sweep: { stepSeconds: 1 } }).stability;
+    assert.deepEqual([short.windowSeconds, short.maxWindows], [0.5, 4]);
+  });
+  it('takes explicit window, step bound and tolerances', () => {
+    const valid = validateLoadSweepInput({
+      routingTable: table,
+      sweep: {
+        windowSeconds: 1.5,
+        maxStepSeconds: 10,
+        throughputTolerance: 0.05,
+        p90Tolerance: 0.2,
+        p90FloorMs: 0,
+      },
+    });
+    assert.deepEqual(valid.stability, {
+      windowSeconds: 1.5,
+      maxWindows: 6,
+      rule: { windows: 3, throughputTolerance: 0.05, p90Tolerance: 0.2, p90FloorMs: 0 },
+      sloP90Ms: 100,
+    });
+  });
+  it('says exactly which stability field is wrong', () => {
+    for (const [sweep, message] of [
+      [{ windowSeconds: 0 }, /sweep\.windowSeconds must be a positive number, got 0/],
+      [{ windowSeconds: 0.2 }, /sweep\.windowSeconds must be at least 0\.5, got 0\.2/],
+      [{ maxStepSeconds: '9' }, /sweep\.maxStepSeconds must be a positive number, got "9"/],
+      [{ maxStepSeconds: 600 }, /sweep\.maxStepSeconds must be at most 540, got 600/],
+      [
+        { windowSeconds: 4, maxStepSeconds: 10 },
+        /sweep\.maxStepSeconds \(10\) must hold 3 windows of sweep\.windowSeconds \(4\): at least 12/,
+      ],
+      [{ throughputTolerance: 1 }, /sweep\.throughputTolerance must be in \(0, 1\), got 1/],
+      [{ p90Tolerance: -0.1 }, /sweep\.p90Tolerance must be in \(0, 1\), got -0\.1/],
+      [{ p90FloorMs: -1 }, /sweep\.p90FloorMs must be a number ≥ 0, got -1/],
+    ] as const) {
+      assert.throws(
+        () => validateLoadSweepInput({ routingTable: table, sweep } as LoadSweepInput),
+        message,
+        JSON.stringify(sweep),
+      );
+    }
   });
 });

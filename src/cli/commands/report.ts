@@ -23,6 +23,8 @@ interface ReportJson {
     costPerModelHour?: number | null;
   };
   stopReason?: string;
+  steps?: unknown[];
+  stability?: { rule?: unknown; unstableSteps?: number[] };
 }
 
 export function reportCommand(): Command {
@@ -67,8 +69,20 @@ export function reportCommand(): Command {
           `knee throughput  ${num(r.throughputReqPerSec, 1)} req/s at P90 ${num(r.latencyUnderLoadP90Ms, 1)} ms`,
           `cost             $${num(r.costPerHour, 3)}/hour, $${num(r.costPerModelHour, 5)}/model-hour`,
           `stopped because  ${report.stopReason ?? '-'}`,
+          `load steps       ${stepsLine(report)}`,
           `report           ${htmlPath}`,
         ].join('\n') + '\n',
       );
     });
+}
+
+/** "6 measured, 2 unstable (steps 3, 5)": unstable steps are neither pass nor fail, so they are named. */
+function stepsLine(report: ReportJson): string {
+  const measured = report.steps?.length;
+  if (measured === undefined) return '-';
+  // Reports from before windows, and in-cluster sweeps, measured each step in one piece.
+  if (!report.stability?.rule) return `${measured} measured`;
+  const unstable = report.stability.unstableSteps ?? [];
+  if (unstable.length === 0) return `${measured} measured, all stable`;
+  return `${measured} measured, ${unstable.length} unstable (step${unstable.length > 1 ? 's' : ''} ${unstable.join(', ')})`;
 }

@@ -55,7 +55,10 @@ export async function calibrate(raw: CalibrateInput): Promise<CalibrateResult> {
     traceBatches = trace.batches;
   }
   const [env] = await long.prepareRuntime({ runtime: 'local', processors: [input.processor] });
-  const setup = localServingSetup(env.torchVersion, input.processor, input.maxBatch, input.batchWindowMs);
+  const setup = localServingSetup(env.torchVersion, input.processor, input.sloP90Ms, {
+    maxBatch: input.maxBatch,
+    batchWindowMs: input.batchWindowMs,
+  });
   const sample = await quick.chooseProbeSample({
     traceBatches,
     processor: input.processor,
@@ -73,21 +76,25 @@ export async function calibrate(raw: CalibrateInput): Promise<CalibrateResult> {
     const staged = await quick.stageRoutingTable({ runId, routingTable: started.routingTable });
     measured = await long.measureServedPath({
       tableKey: staged.key,
-      concurrency: input.concurrency ?? 2 * setup.maxBatch,
+      maxConcurrency: input.concurrency ?? 2 * setup.maxBatch,
+      sloP90Ms: setup.sloP90Ms,
       windowSeconds: input.windowSeconds,
       maxWindows: input.maxWindows,
     });
   } finally {
     await CancellationScope.nonCancellable(() => quick.stopModelServers({ runId }));
   }
+  const chosen = measured.levels[measured.chosen];
   return quick.saveProbeCalibration({
     setup,
     probe: {
       measuredAt: new Date().toISOString(),
       models: sample.models,
-      concurrency: input.concurrency ?? 2 * setup.maxBatch,
-      windows: measured.windows,
-      stable: measured.stable,
+      concurrency: chosen.concurrency,
+      windows: chosen.windows,
+      stable: chosen.stable,
+      levels: measured.levels,
+      sloMet: measured.sloMet,
       saturationRps: measured.saturationRps,
       meanForwardMs: sample.meanForwardMs,
       loadAverage: measured.loadAverage,
@@ -100,14 +107,15 @@ export async function calibrate(raw: CalibrateInput): Promise<CalibrateResult> {
 export function localServingSetup(
   torchVersion: string,
   processor: string,
-  maxBatch = DEFAULT_MAX_BATCH,
-  batchWindowMs = DEFAULT_BATCH_WINDOW_MS,
+  sloP90Ms: number,
+  server: { maxBatch?: number; batchWindowMs?: number } = {},
 ): ServingSetup {
   return {
     image: `local-torch-${torchVersion}`,
     processor,
     instanceType: LOCAL_INSTANCE_TYPE,
-    maxBatch,
-    batchWindowMs,
+    maxBatch: server.maxBatch ?? DEFAULT_MAX_BATCH,
+    batchWindowMs: server.batchWindowMs ?? DEFAULT_BATCH_WINDOW_MS,
+    sloP90Ms,
   };
 }

@@ -40,12 +40,12 @@ export async function calibrationsFor(
   const keys: string[] = [];
   for (const processor of input.processors) {
     const { key, found } = await records.loadCalibration({
-      setup: localServingSetup(torchVersion, processor),
+      setup: localServingSetup(torchVersion, processor, input.loadTest.sloP90Ms),
     });
     if (!found) {
       await executeChild(calibrate, {
         workflowId: `${runId}-calibrate-${processor}`,
-        args: [{ traceBatches: trace.batches, processor }],
+        args: [{ traceBatches: trace.batches, processor, sloP90Ms: input.loadTest.sloP90Ms }],
       });
     }
     keys.push(key);

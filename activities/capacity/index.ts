@@ -10,6 +10,7 @@ import {
   calibrationKey,
   isContended,
   latestCalibrationKey,
+  type ProbeLevel,
   type ServedPathProbe,
   type ServingSetup,
   withCapacityCheck,
@@ -29,27 +30,48 @@ export interface ProbeSample {
 
 export interface MeasureServedPathInput {
   tableKey: string;
-  concurrency: number;
+  /** The most closed-loop clients tried (twice the batch size: enough for full batches). */
+  maxConcurrency: number;
+  sloP90Ms: number;
   windowSeconds: number;
   maxWindows: number;
 }
 
 export interface MeasuredServedPath {
-  windows: number[];
-  stable: boolean;
+  /** Every concurrency tried, in order; `chosen` indexes the one the capacity comes from. */
+  levels: ProbeLevel[];
+  chosen: number;
+  /** The most requests/s answered with P90 within the SLO (at the lowest concurrency, if none was). */
   saturationRps: number;
+  sloMet: boolean;
   loadAverage: number;
   contended: boolean;
 }
 
 /**
  * A window long enough for about MIN_WINDOW_REQUESTS answers at the last window's rate (a slow model
- * answering 8 req/s gives 24 in 3 s, and one answer more or less is already 4%), at most 20 s.
+ * answering 8 req/s gives 24 in 3 s, and one answer more or less is already 4%), at most 12 s.
  */
-const MIN_WINDOW_REQUESTS = 100;
+const MIN_WINDOW_REQUESTS = 60;
 function windowFor(seconds: number, lastRate: number | undefined): number {
   if (!lastRate || lastRate <= 0) return seconds;
-  return Math.min(20, Math.max(seconds, Math.ceil(MIN_WINDOW_REQUESTS / lastRate)));
+  return Math.min(12, Math.max(seconds, Math.ceil(MIN_WINDOW_REQUESTS / lastRate)));
+}
+
+/** More clients that add less than this to the answered rate only add queueing: the ramp stops. */
+const MIN_LEVEL_GAIN = 0.05;
+
+/** Closed-loop client counts the probe tries: doubling from 1 up to `max`. */
+export function concurrencyLevels(max: number): number[] {
+  const levels: number[] = [];
+  for (let c = 1; c < max; c *= 2) levels.push(c);
+  return [...levels, max];
+}
+
+/** A level's P90: the median of its last three windows' (one slow window is not the level). */
+function levelP90(level: ProbeLevel): number {
+  const last = [...level.p90Ms.slice(-3)].sort((a, b) => a - b);
+  return last[Math.floor(last.length / 2)] ?? Infinity;
 }
 
 /** How busy the machine is: tests pass their own to decide contention. */
@@ -110,35 +132,61 @@ export function createCapacityActivities(
     },
 
     /**
-     * Closed-loop windows against the staged table until the last three agree (src/capacity/stable-rate)
-     * or `maxWindows` ran. Heartbeats each window's rate, and a retried attempt continues from them.
+     * The served path's capacity under the SLO: closed-loop clients doubling from 1, each level measured
+     * in windows until the last three agree (src/capacity/stable-rate) or `maxWindows` ran, until a level
+     * misses the SLO or adds under 5%. Small models serve full batches well within the SLO; a large
+     * model's batch of 8 takes longer than the SLO allows, so its capacity is that of smaller batches.
+     * Heartbeats the levels measured so far, and a retried attempt continues from them.
      */
     async measureServedPath(input: MeasureServedPathInput): Promise<MeasuredServedPath> {
       const ctx = Context.current();
       const table = await tableFile(artifacts, input.tableKey);
-      const resumed = ctx.info.heartbeatDetails as { windows?: number[] } | undefined;
-      const windows = Array.isArray(resumed?.windows) ? [...resumed.windows] : [];
-      while (windows.length < input.maxWindows && !isStableRate(windows)) {
-        const figures = await runK6<StepFigures>(
-          paths,
-          'saturate.ts',
-          {
-            ROUTING_TABLE: table,
-            VUS: String(input.concurrency),
-            DURATION: String(windowFor(input.windowSeconds, windows.at(-1))),
-          },
-          `served-path window ${windows.length}`,
-        );
-        if (figures.requests === 0 || figures.errorRate > 0.01) {
-          throw ApplicationFailure.nonRetryable(
-            `the served-path probe's server failed ${figures.failures} of ${figures.requests} requests`,
-            FailureType.ModelServerLost,
-          );
+      const resumed = ctx.info.heartbeatDetails as { levels?: ProbeLevel[] } | undefined;
+      const levels: ProbeLevel[] = Array.isArray(resumed?.levels) ? [...resumed.levels] : [];
+      for (const concurrency of concurrencyLevels(input.maxConcurrency)) {
+        let level = levels.find((l) => l.concurrency === concurrency);
+        if (!level) {
+          level = { concurrency, windows: [], p90Ms: [], rps: 0, stable: false };
+          levels.push(level);
         }
-        windows.push(Math.round(figures.achievedRate * 100) / 100);
-        ctx.heartbeat({ windows });
+        while (level.windows.length < input.maxWindows && !isStableRate(level.windows)) {
+          const figures = await runK6<StepFigures>(
+            paths,
+            'saturate.ts',
+            {
+              ROUTING_TABLE: table,
+              VUS: String(concurrency),
+              DURATION: String(windowFor(input.windowSeconds, level.windows.at(-1))),
+            },
+            `served-path probe, ${concurrency} client(s), window ${level.windows.length}`,
+          );
+          if (figures.requests === 0 || figures.errorRate > 0.01) {
+            throw ApplicationFailure.nonRetryable(
+              `the served-path probe's server failed ${figures.failures} of ${figures.requests} requests`,
+              FailureType.ModelServerLost,
+            );
+          }
+          level.windows.push(Math.round(figures.achievedRate * 100) / 100);
+          level.p90Ms.push(Math.round((figures.p90Ms ?? Infinity) * 100) / 100);
+          level.rps = settledRate(level.windows);
+          level.stable = isStableRate(level.windows);
+          ctx.heartbeat({ levels });
+        }
+        const previous = levels[levels.indexOf(level) - 1];
+        if (levelP90(level) > input.sloP90Ms) break;
+        if (previous && level.rps < previous.rps * (1 + MIN_LEVEL_GAIN)) break;
       }
-      return { windows, stable: isStableRate(windows), saturationRps: settledRate(windows), ...load() };
+      const within = levels.filter((l) => levelP90(l) <= input.sloP90Ms);
+      const best = (within.length > 0 ? within : levels.slice(0, 1)).reduce((a, b) =>
+        b.rps > a.rps ? b : a,
+      );
+      return {
+        levels,
+        chosen: levels.indexOf(best),
+        saturationRps: best.rps,
+        sloMet: within.length > 0,
+        ...load(),
+      };
     },
 
     /** The stored calibration of a serving setup, if one was measured. */

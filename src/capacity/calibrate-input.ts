@@ -24,8 +24,10 @@ export const CalibrateInputSchema = z
     processor: z.enum(PROCESSORS).default('cpu'),
     /** Models loaded on the probe's server, spread across the fleet's forward times. */
     sampleSize: z.number().int().min(1).max(64).default(4),
-    /** Closed-loop clients; default twice the batch size, so the server never waits for work. */
+    /** The most closed-loop clients tried; default twice the batch size (enough for full batches). */
     concurrency: z.number().int().min(1).max(1024).optional(),
+    /** The SLO the capacity is measured under (the pipeline's loadTest.sloP90Ms). */
+    sloP90Ms: z.number().positive().max(600_000).default(100),
     windowSeconds: z.number().min(1).max(60).default(3),
     maxWindows: z.number().int().min(3).max(40).default(8),
     maxBatch: z.number().int().min(1).max(1024).optional(),

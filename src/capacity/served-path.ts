@@ -27,16 +27,34 @@ export interface ServingSetup {
   instanceType: string;
   maxBatch: number;
   batchWindowMs: number;
+  /** The SLO the capacity is measured under: it bounds how large the batches the server forms may be. */
+  sloP90Ms: number;
 }
 
-/** The probe: one server, a sample of the models, closed-loop requests until the throughput is stable. */
+/** One closed-loop client count of the probe: its windows' rates and P90s. */
+export interface ProbeLevel {
+  concurrency: number;
+  windows: number[];
+  p90Ms: number[];
+  /** The settled rate (mean of the last three windows). */
+  rps: number;
+  stable: boolean;
+}
+
+/**
+ * The probe: one server, a sample of the models, closed-loop clients doubling until the P90 leaves the
+ * SLO or more clients add nothing; the capacity is the best level within the SLO.
+ */
 export interface ServedPathProbe {
   measuredAt: string;
   models: string[];
+  /** The chosen level's clients and windows (requests/s; the last three agreed when `stable`). */
   concurrency: number;
-  /** Requests/s of each window; the last three agreed when `stable`. */
   windows: number[];
   stable: boolean;
+  levels?: ProbeLevel[];
+  /** False when even one client at a time missed the SLO: the capacity is then that of one client. */
+  sloMet?: boolean;
   saturationRps: number;
   meanForwardMs: number;
   /** The machine's 1-minute load average when the windows ended, and whether it had other work. */
@@ -89,7 +107,7 @@ export function calibrationKey(setup: ServingSetup): string {
     'calibration',
     slug(setup.processor),
     slug(setup.instanceType),
-    `${slug(setup.image)}-b${setup.maxBatch}-w${slug(String(setup.batchWindowMs))}.json`,
+    `${slug(setup.image)}-b${setup.maxBatch}-w${slug(String(setup.batchWindowMs))}-slo${slug(String(setup.sloP90Ms))}.json`,
   ].join('/');
 }
 

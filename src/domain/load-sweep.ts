@@ -253,9 +253,11 @@ export function stepStabilityOf(
       MAX_STEP_SECONDS / STABLE_WINDOWS,
       Math.max(MIN_WINDOW_SECONDS, sweep.stepSeconds / STABLE_WINDOWS),
     );
+  // Three times a step: a step after an overloaded one first drains the backlog it left (its first windows
+  // run slow) and still needs three agreeing windows after that.
   const maxStepSeconds =
     sweep.maxStepSeconds ??
-    Math.min(MAX_STEP_SECONDS, Math.max(2 * sweep.stepSeconds, STABLE_WINDOWS * windowSeconds));
+    Math.min(MAX_STEP_SECONDS, Math.max(3 * sweep.stepSeconds, STABLE_WINDOWS * windowSeconds));
   const maxWindows = Math.floor(maxStepSeconds / windowSeconds + 1e-9);
   const rule = {
     windows: STABLE_WINDOWS,

@@ -16,6 +16,7 @@ const setup = {
   instanceType: 'local-cpu',
   maxBatch: 8,
   batchWindowMs: 2,
+  sloP90Ms: 100,
 };
 
 function traced(modelId: string, forwardMs: number | undefined, compute: number | null = null) {

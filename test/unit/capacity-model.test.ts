@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { concurrencyLevels } from '../../activities/capacity';
 import { parseCalibrateInput } from '../../src/capacity/calibrate-input';
 import { checkCapacity, deviceVerdict } from '../../src/capacity/check';
 import { capacityPlan, deviceLabel } from '../../src/capacity/plan';
@@ -22,6 +23,7 @@ const setup: ServingSetup = {
   instanceType: 'local-cpu',
   maxBatch: 8,
   batchWindowMs: 2,
+  sloP90Ms: 100,
 };
 
 function probe(saturationRps: number, meanForwardMs: number): ServedPathProbe {
@@ -91,7 +93,11 @@ describe('capacity model: the served path', () => {
   });
 
   it('keys a calibration by its serving setup, as an artifact key', () => {
-    assert.equal(calibrationKey(setup), 'calibration/cpu/local-cpu/local-torch-2.5.1-cu124-b8-w2.json');
+    assert.equal(
+      calibrationKey(setup),
+      'calibration/cpu/local-cpu/local-torch-2.5.1-cu124-b8-w2-slo100.json',
+    );
+    assert.notEqual(calibrationKey({ ...setup, sloP90Ms: 300 }), calibrationKey(setup));
     assert.notEqual(calibrationKey({ ...setup, maxBatch: 1 }), calibrationKey(setup));
   });
 });
@@ -149,6 +155,14 @@ describe('capacity model: plan against measurement', () => {
     const none = checkCapacity(plan, new Map());
     assert.equal(none.verdict, 'not measured');
     assert.equal(none.measuredRps, null);
+  });
+});
+
+describe('capacity model: the probe’s client counts', () => {
+  it('doubles from one client up to the most, which is always tried', () => {
+    assert.deepEqual(concurrencyLevels(16), [1, 2, 4, 8, 16]);
+    assert.deepEqual(concurrencyLevels(12), [1, 2, 4, 8, 12]);
+    assert.deepEqual(concurrencyLevels(1), [1]);
   });
 });
 

@@ -152,7 +152,7 @@ describe('loadSweep input validation', () => {
     assert.deepEqual(valid.slo, { p90Ms: 100, maxErrorRate: 0.001 });
     assert.equal(valid.plan.maxSteps, 8);
   });
-  it('steps measure in thirds of stepSeconds, at most twice stepSeconds, judged to 10% (P90 floor 20% of the SLO)', () => {
+  it('steps measure in thirds of stepSeconds, at most three times stepSeconds, judged to 10% (P90 floor 20% of the SLO)', () => {
     const valid = validateLoadSweepInput({
       routingTable: table,
       sweep: { stepSeconds: 6 },
@@ -160,13 +160,13 @@ describe('loadSweep input validation', () => {
     });
     assert.deepEqual(valid.stability, {
       windowSeconds: 2,
-      maxWindows: 6,
+      maxWindows: 9,
       rule: { windows: 3, throughputTolerance: 0.1, p90Tolerance: 0.1, p90FloorMs: 60 },
       sloP90Ms: 300,
     });
     // Defaults never conflict: a 1-second step still gets windows long enough to judge.
     const short = validateLoadSweepInput({ routingTable: table, sweep: { stepSeconds: 1 } }).stability;
-    assert.deepEqual([short.windowSeconds, short.maxWindows], [0.5, 4]);
+    assert.deepEqual([short.windowSeconds, short.maxWindows], [0.5, 6]);
   });
   it('takes explicit window, step bound and tolerances', () => {
     const valid = validateLoadSweepInput({

@@ -8,6 +8,7 @@ import { withClient } from './status';
 interface CalibrateFlags extends TemporalFlags {
   processor: string;
   sample?: string;
+  sloP90Ms?: string;
   json?: boolean;
 }
 
@@ -21,12 +22,14 @@ export function calibrateCommand(): Command {
     .argument('<runId>', 'the pipeline run whose traced models are probed')
     .option('--processor <processor>', 'the processor to calibrate', 'cpu')
     .option('--sample <n>', 'how many of its models the probe server loads (default 4)')
+    .option('--slo-p90-ms <ms>', 'the SLO the capacity is measured under (default 100, as the pipeline)')
     .option('--json', 'print the calibration as one JSON document')
     .action(async (runId: string, flags: CalibrateFlags) => {
       const parsed = parseCalibrateInput({
         fromRun: runId,
         processor: flags.processor,
         ...(flags.sample !== undefined ? { sampleSize: Number(flags.sample) } : {}),
+        ...(flags.sloP90Ms !== undefined ? { sloP90Ms: Number(flags.sloP90Ms) } : {}),
       });
       if (!parsed.ok) {
         process.stderr.write(`stowage calibrate: ${parsed.problems.join('; ')}\n`);

@@ -68,9 +68,10 @@ describe('pipeline: the TypeScript worker is SIGKILLed mid-run', function () {
 
     const result = (await handle.result()) as PipelineResult;
     assert.equal(result.modelsServed, 2);
+    // This stack's state is fresh: its first pipeline also probes the served path before it packs.
     assert.deepEqual(
       startedChildren(await eventsOf(handle)).map((c) => c.type),
-      ['traceModels', 'rollout', 'loadSweep'],
+      ['traceModels', 'calibrate', 'rollout', 'loadSweep'],
       'each child ran once',
     );
   });

@@ -8,6 +8,7 @@ import {
   type Calibration,
   calibrationFromProbe,
   calibrationKey,
+  forwardMsOf,
   isContended,
   latestCalibrationKey,
   type ProbeLevel,
@@ -107,9 +108,8 @@ export function createCapacityActivities(
         const batch = await artifacts.readJson<TraceBatchRecord>(key);
         if (batch.processor !== input.processor) continue;
         for (const t of batch.traced) {
-          const { forwardMs, compute, expectedRequestsPerSecond: rate } = t.demand;
-          const ms = forwardMs ?? (compute !== null && rate > 0 ? (compute * 1000) / rate : null);
-          if (ms !== null && ms > 0) timed.push({ modelId: t.modelId, forwardMs: ms });
+          const forwardMs = forwardMsOf(t.demand);
+          if (forwardMs !== null && forwardMs > 0) timed.push({ modelId: t.modelId, forwardMs });
         }
       }
       if (timed.length === 0) {

@@ -1,5 +1,6 @@
 import type { CapacityCheck } from '../../src/capacity/check';
 import { renderSvg, type TopLevelSpec } from './charts';
+import { esc, fmt } from './html';
 
 /**
  * The report's "plan against measurement" section: per device, the capacity the plan promised at the
@@ -29,8 +30,6 @@ export function capacitySpec(check: CapacityCheck): TopLevelSpec {
   } as TopLevelSpec;
 }
 
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-const fmt = (n: number | null, digits = 1) => (n === null || !Number.isFinite(n) ? '—' : n.toFixed(digits));
 const finite = (n: number) => (Number.isFinite(n) ? n : null);
 
 export async function capacitySectionHtml(check: CapacityCheck): Promise<string> {

@@ -1,4 +1,5 @@
 import { type StepResult, type StepStability, unstableLine } from '../../src/domain/load-sweep';
+import { esc, fmt } from './html';
 
 /**
  * The report's view of how each load step settled: its windows, their spread and whether they agreed
@@ -14,10 +15,6 @@ export interface StabilitySummary {
 export function stabilitySummary(steps: StepResult[], rule: StepStability | undefined): StabilitySummary {
   return { rule: rule ?? null, unstableSteps: steps.filter((s) => s.stable === false).map((s) => s.index) };
 }
-
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-const fmt = (n: number | null | undefined, digits = 1) =>
-  n === null || n === undefined || !Number.isFinite(n) ? '—' : n.toFixed(digits);
 
 /** The report.html section: one row per step, its windows as achieved req/s @ P90 ms. */
 export function stabilityHtml(steps: StepResult[], rule: StepStability | undefined): string {

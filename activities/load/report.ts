@@ -9,6 +9,7 @@ import type {
   StepStability,
 } from '../../src/domain/load-sweep';
 import { curveSpec, type DeviceBar, packingSpec, renderSvg } from './charts';
+import { esc, fmt } from './html';
 import { stabilityHtml, stabilitySummary, type StabilitySummary } from './report-stability';
 
 export interface LoadReportInput {
@@ -147,10 +148,6 @@ export function createReportActivities(artifacts: ArtifactStore) {
     },
   };
 }
-
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-// Figures a runtime could not measure (simulated nodes) arrive as null or NaN: shown as a dash, never as "NaN".
-const fmt = (n: number | null, digits = 1) => (n === null || !Number.isFinite(n) ? '—' : n.toFixed(digits));
 
 function reportHtml(report: LoadReport, curveSvg: string, packingSvg: string, stability: string): string {
   const r = report.results;

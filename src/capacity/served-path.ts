@@ -145,12 +145,18 @@ export interface ProfiledDemand {
  * than guessed at.
  */
 export function demandedCompute(demand: ProfiledDemand, calibration: Calibration | undefined): number {
+  const forwardMs = forwardMsOf(demand);
+  if (calibration && forwardMs !== null) {
+    return computeDemand(demand.expectedRequestsPerSecond, forwardMs, calibration);
+  }
+  return demand.compute ?? 1;
+}
+
+/** A model's batch-1 forward time; null when its throughput could not be measured. */
+export function forwardMsOf(demand: ProfiledDemand): number | null {
   const rate = demand.expectedRequestsPerSecond;
   // Profiles written before forwardMs existed still carry it as rate / compute.
-  const forwardMs =
-    demand.forwardMs ?? (demand.compute !== null && rate > 0 ? (demand.compute * 1000) / rate : null);
-  if (calibration && forwardMs !== null) return computeDemand(rate, forwardMs, calibration);
-  return demand.compute ?? 1;
+  return demand.forwardMs ?? (demand.compute !== null && rate > 0 ? (demand.compute * 1000) / rate : null);
 }
 
 /** The share of one device a model keeps busy at its expected rate. */

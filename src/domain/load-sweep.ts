@@ -7,6 +7,7 @@ import {
   DEFAULT_P90_FLOOR_OF_SLO,
   DEFAULT_TOLERANCE,
   STABLE_WINDOWS,
+  type CombinedFigures,
   type Spread,
   type StabilityRule,
   type WindowFigures,
@@ -88,20 +89,8 @@ export interface StepStability {
 }
 
 /** Figures of one k6 step, as k6/lib/summary.ts writes them (k6 scripts cannot import this file). */
-export interface StepFigures {
+export interface StepFigures extends CombinedFigures {
   offeredRate: number;
-  achievedRate: number;
-  requests: number;
-  failures: number;
-  errorRate: number;
-  droppedIterations: number;
-  durationSeconds: number;
-  minMs: number | null;
-  p50Ms: number | null;
-  p90Ms: number | null;
-  p95Ms: number | null;
-  p99Ms: number | null;
-  maxMs: number | null;
 }
 
 /**

@@ -12,8 +12,18 @@
  * deterministic: workflow code and activities share it.
  */
 
+/** Latency of successful responses, in milliseconds (null when none succeeded). */
+export interface LatencyFigures {
+  minMs: number | null;
+  p50Ms: number | null;
+  p90Ms: number | null;
+  p95Ms: number | null;
+  p99Ms: number | null;
+  maxMs: number | null;
+}
+
 /** Figures of one measurement window of a load step. */
-export interface WindowFigures {
+export interface WindowFigures extends LatencyFigures {
   /** 0-based, in the order measured within the step. */
   index: number;
   seconds: number;
@@ -22,13 +32,6 @@ export interface WindowFigures {
   requests: number;
   failures: number;
   droppedIterations: number;
-  /** Latency of successful responses, in milliseconds (null when none succeeded). */
-  minMs: number | null;
-  p50Ms: number | null;
-  p90Ms: number | null;
-  p95Ms: number | null;
-  p99Ms: number | null;
-  maxMs: number | null;
 }
 
 export interface StabilityRule {
@@ -90,19 +93,13 @@ export function isStable(windows: WindowFigures[], rule: StabilityRule): boolean
 }
 
 /** A step's figures from its windows, as k6's one-run summary would give them over the judged windows. */
-export interface CombinedFigures {
+export interface CombinedFigures extends LatencyFigures {
   achievedRate: number;
   requests: number;
   failures: number;
   errorRate: number;
   droppedIterations: number;
   durationSeconds: number;
-  minMs: number | null;
-  p50Ms: number | null;
-  p90Ms: number | null;
-  p95Ms: number | null;
-  p99Ms: number | null;
-  maxMs: number | null;
 }
 
 /**

@@ -4,12 +4,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { ECRClient } from '@aws-sdk/client-ecr';
-import { ApplicationFailure, asyncLocalStorage, Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/activity';
 import { createImageActivities } from '../../activities/kubernetes/images';
 import { resolveBuildContext } from '../../src/images/context';
 import { EcrCredentials } from '../../src/images/ecr';
 import { MEDIA_TYPES, RegistryClient, RegistryRefused } from '../../src/images/registry';
 import type { ImageBuildSettings } from '../../src/images/server-image';
+import { inActivity as inContext } from '../support/activity-context';
 import { commitLocalBase, scratchBuildah } from '../support/local-images';
 import { moto } from '../support/moto';
 import { testRegistry } from '../support/registry';
@@ -19,25 +20,9 @@ const SERVER_CONTAINERFILE = path.join(ROOT, 'images/server/Containerfile');
 const BASE = 'localhost/stowage-test-base:1';
 const REPOSITORY = 'stowage/model-server';
 
-/**
- * Runs an activity function inside an activity Context, as the worker does, recording its heartbeats.
- * (@temporalio/testing's MockActivityEnvironment does the same; that package is not a dependency.)
- */
-async function inActivity<T>(fn: () => Promise<T>, heartbeats: unknown[] = []): Promise<T> {
-  const controller = new AbortController();
-  const ContextClass = Context as unknown as new (...args: unknown[]) => Context;
-  const ctx = new ContextClass(
-    { activityType: 'buildServerImage', attempt: 1 },
-    new Promise<never>(() => undefined),
-    controller.signal,
-    (details: unknown) => heartbeats.push(details),
-    undefined,
-    console,
-    undefined,
-    undefined,
-  );
-  return asyncLocalStorage.run(ctx, fn);
-}
+/** The image activities inside an activity Context, recording their heartbeats. */
+const inActivity = <T>(fn: () => Promise<T>, heartbeats: unknown[] = []) =>
+  inContext(fn, { activityType: 'buildServerImage', heartbeats });
 
 /** Regular-file paths in a (gzipped) tar layer. */
 function tarFiles(blob: Buffer): string[] {

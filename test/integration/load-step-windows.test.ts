@@ -4,37 +4,12 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { asyncLocalStorage, Context } from '@temporalio/activity';
 import { createMeasureActivities } from '../../activities/load/measure';
 import { openArtifactStore } from '../../src/artifacts/store';
 import { projectPaths } from '../../src/config/paths';
 import type { StepStability } from '../../src/domain/load-sweep';
 import { isStable, type WindowFigures } from '../../src/domain/stability';
-
-/**
- * One load step measured window by window, with real k6 against a real HTTP server, run inside an
- * activity Context as the worker runs it: what it heartbeats, and how a retried attempt resumes from the
- * windows an earlier attempt heartbeated. (@temporalio/testing's MockActivityEnvironment does the same;
- * that package is not a dependency.)
- */
-async function inActivity<T>(
-  fn: () => Promise<T>,
-  heartbeatDetails: unknown,
-  heartbeats: unknown[],
-): Promise<T> {
-  const ContextClass = Context as unknown as new (...args: unknown[]) => Context;
-  const ctx = new ContextClass(
-    { activityType: 'runLoadStep', attempt: heartbeatDetails === undefined ? 1 : 2, heartbeatDetails },
-    new Promise<never>(() => undefined),
-    new AbortController().signal,
-    (details: unknown) => heartbeats.push(details),
-    undefined,
-    console,
-    undefined,
-    undefined,
-  );
-  return asyncLocalStorage.run(ctx, fn);
-}
+import { inActivity } from '../support/activity-context';
 
 const PLAN: StepStability = {
   windowSeconds: 1,
@@ -60,6 +35,11 @@ function agreeing(index: number): WindowFigures {
   };
 }
 
+/**
+ * One load step measured window by window, with real k6 against a real HTTP server, run inside an
+ * activity Context as the worker runs it: what it heartbeats, and how a retried attempt resumes from the
+ * windows an earlier attempt heartbeated.
+ */
 describe('a load step measured in windows (real k6, real HTTP)', function () {
   this.timeout(120_000);
   let server: http.Server;
@@ -89,8 +69,7 @@ describe('a load step measured in windows (real k6, real HTTP)', function () {
   const step = (details: unknown, heartbeats: unknown[]) =>
     inActivity(
       () => measure.runLoadStep({ tableKey, index: 0, rate: 40, seconds: 3, maxVUs: 20, stability: PLAN }),
-      details,
-      heartbeats,
+      { activityType: 'runLoadStep', heartbeatDetails: details, heartbeats },
     );
 
   it('runs windows until the last three agree or the step’s windows are spent, heartbeating each', async () => {

@@ -253,6 +253,7 @@ export function stepStabilityOf(
     throughputTolerance: sweep.throughputTolerance ?? DEFAULT_TOLERANCE,
     p90Tolerance: sweep.p90Tolerance ?? DEFAULT_TOLERANCE,
     p90FloorMs: sweep.p90FloorMs ?? DEFAULT_P90_FLOOR_OF_SLO * slo.p90Ms,
+    sloP90Ms: slo.p90Ms,
   };
   // How the lengths relate is only worth saying once each of them is a valid length.
   const lengths = [sweep.stepSeconds, windowSeconds, maxStepSeconds];

@@ -7,6 +7,12 @@
  * (±1 request is quantisation, not drift), and 3 ms against 4 ms is no disagreement under a 100 ms SLO.
  * A window without a single successful answer has no P90 and is never stable.
  *
+ * Windows that all meet the SLO's P90 (`sloP90Ms`, where the rule has one) with agreeing throughput are
+ * stable however far apart their P90s are, unless P90 rises window after window past the floor (a queue
+ * building up): the knee search only asks pass or fail, and more windows cannot turn three passes into a
+ * fail. Judging the figure alone called a step whose windows answered at 10–44 ms under a 100 ms SLO
+ * 'unstable', and an unstable step caps the search (src/domain/knee.ts).
+ *
  * The step's figure is the combination of the windows that judged it (its last `windows`): for a stable
  * step its steady state without the warm-up, for an unstable one the state it was drifting to. Pure and
  * deterministic: workflow code and activities share it.
@@ -40,6 +46,8 @@ export interface StabilityRule {
   throughputTolerance: number;
   p90Tolerance: number;
   p90FloorMs: number;
+  /** The SLO's P90: windows that all meet it agree on the verdict (see the header). */
+  sloP90Ms?: number;
 }
 
 /** How far the judged windows strayed from their mean: throughput as a fraction, P90 in ms. */
@@ -88,8 +96,17 @@ export function isStable(windows: WindowFigures[], rule: StabilityRule): boolean
   const rateSlack = Math.max(rule.throughputTolerance * m, 1 / Math.min(...last.map((w) => w.seconds)));
   if (maxDeviation(rates, m) > rateSlack) return false;
   const p90s = last.map((w) => w.p90Ms!);
+  if (passTogether(p90s, rule)) return true;
   const p = mean(p90s);
   return maxDeviation(p90s, p) <= Math.max(rule.p90Tolerance * p, rule.p90FloorMs);
+}
+
+/** Whether every judged window meets the SLO's P90 and P90 is not climbing window after window. */
+function passTogether(p90s: number[], rule: StabilityRule): boolean {
+  const slo = rule.sloP90Ms;
+  if (slo === undefined || p90s.some((p) => p > slo)) return false;
+  const climbing = p90s.every((p, i) => i === 0 || p > p90s[i - 1]);
+  return !(climbing && p90s[p90s.length - 1] - p90s[0] > rule.p90FloorMs);
 }
 
 /** A step's figures from its windows, as k6's one-run summary would give them over the judged windows. */

@@ -152,7 +152,7 @@ describe('loadSweep input validation', () => {
     assert.deepEqual(valid.slo, { p90Ms: 100, maxErrorRate: 0.001 });
     assert.equal(valid.plan.maxSteps, 8);
   });
-  it('steps measure in thirds of stepSeconds, at most three times stepSeconds, judged to 10% (P90 floor 20% of the SLO)', () => {
+  it('steps measure in thirds of stepSeconds, at most three times stepSeconds, judged to 10% (P90 floor 20% of the SLO) or by the SLO itself', () => {
     const valid = validateLoadSweepInput({
       routingTable: table,
       sweep: { stepSeconds: 6 },
@@ -161,7 +161,7 @@ describe('loadSweep input validation', () => {
     assert.deepEqual(valid.stability, {
       windowSeconds: 2,
       maxWindows: 9,
-      rule: { windows: 3, throughputTolerance: 0.1, p90Tolerance: 0.1, p90FloorMs: 60 },
+      rule: { windows: 3, throughputTolerance: 0.1, p90Tolerance: 0.1, p90FloorMs: 60, sloP90Ms: 300 },
       sloP90Ms: 300,
     });
     // Defaults never conflict: a 1-second step still gets windows long enough to judge.
@@ -182,7 +182,7 @@ describe('loadSweep input validation', () => {
     assert.deepEqual(valid.stability, {
       windowSeconds: 1.5,
       maxWindows: 6,
-      rule: { windows: 3, throughputTolerance: 0.05, p90Tolerance: 0.2, p90FloorMs: 0 },
+      rule: { windows: 3, throughputTolerance: 0.05, p90Tolerance: 0.2, p90FloorMs: 0, sloP90Ms: 100 },
       sloP90Ms: 100,
     });
   });

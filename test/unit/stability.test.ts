@@ -55,6 +55,27 @@ describe('step stability rule', () => {
     assert.equal(isStable([win(0, 300, 40), win(1, 300, 70), win(2, 300, 110)], RULE), false);
   });
 
+  it('windows that all meet the SLO agree on the verdict however their P90s spread', () => {
+    const slo = { ...RULE, sloP90Ms: 100 };
+    const spread = [win(0, 272, 44), win(1, 270, 10), win(2, 275, 12)];
+    assert.equal(isStable(spread, RULE), false, 'without an SLO only the figures count');
+    assert.equal(isStable(spread, slo), true);
+    assert.equal(stepSettled(spread, slo, 6, 100), true, 'three passes end the step');
+    assert.equal(isStable([win(0, 272, 44), win(1, 270, 10), win(2, 275, 101)], slo), false, 'one miss');
+    assert.equal(
+      isStable([win(0, 300, 20), win(1, 250, 60), win(2, 300, 90)], slo),
+      false,
+      'throughput must still agree',
+    );
+  });
+
+  it('P90 climbing window after window under the SLO is still a queue building up', () => {
+    const slo = { ...RULE, sloP90Ms: 100 };
+    assert.equal(isStable([win(0, 300, 20), win(1, 300, 50), win(2, 300, 90)], slo), false);
+    // climbing by less than the floor is noise
+    assert.equal(isStable([win(0, 300, 20), win(1, 300, 24), win(2, 300, 28)], slo), true);
+  });
+
   it('small P90 differences under the absolute floor are not instability (3 ms against 4 ms)', () => {
     assert.equal(isStable([win(0, 300, 3), win(1, 300, 4), win(2, 300, 3)], RULE), true);
     assert.equal(

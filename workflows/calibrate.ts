@@ -1,7 +1,14 @@
-import { ApplicationFailure, CancellationScope, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  patched,
+  proxyActivities,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import { parseCalibrateInput, type CalibrateInput } from '../src/capacity/calibrate-input';
-import type { Calibration, ServingSetup } from '../src/capacity/served-path';
+import type { Calibration, ProbeLevel, ServingSetup } from '../src/capacity/served-path';
 import { LOCAL_INSTANCE_TYPE } from '../src/domain/local-catalog';
 import type { TraceStageSummary } from '../src/domain/pipeline-stages';
 import { HEARTBEAT_TIMEOUT } from './heartbeat';
@@ -11,6 +18,8 @@ import { FailureType, NO_RETRY } from '../src/domain/failures';
 type Activities = ReturnType<typeof createActivities>;
 
 const NON_RETRYABLE = [...NO_RETRY.calibrate];
+/** Restarts of a lost probe server before calibrate gives up (a server that keeps dying is broken). */
+const MAX_PROBE_RECOVERIES = 2;
 
 const quick = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
@@ -64,23 +73,39 @@ export async function calibrate(raw: CalibrateInput): Promise<CalibrateResult> {
     processor: input.processor,
     size: input.sampleSize,
   });
+  const probeServer = {
+    runId,
+    placement: { instances: [{ type: setup.instanceType, devices: [sample.models] }] },
+    processor: input.processor,
+    maxBatch: setup.maxBatch,
+    batchWindowMs: setup.batchWindowMs,
+  };
   let measured;
   try {
-    const started = await long.startModelServers({
-      runId,
-      placement: { instances: [{ type: setup.instanceType, devices: [sample.models] }] },
-      processor: input.processor,
-      maxBatch: setup.maxBatch,
-      batchWindowMs: setup.batchWindowMs,
-    });
-    const staged = await quick.stageRoutingTable({ runId, routingTable: started.routingTable });
-    measured = await long.measureServedPath({
-      tableKey: staged.key,
-      maxConcurrency: input.concurrency ?? 2 * setup.maxBatch,
-      sloP90Ms: setup.sloP90Ms,
-      windowSeconds: input.windowSeconds,
-      maxWindows: input.maxWindows,
-    });
+    const started = await long.startModelServers(probeServer);
+    let staged = await quick.stageRoutingTable({ runId, routingTable: started.routingTable });
+    let levels: ProbeLevel[] | undefined;
+    for (let recoveries = 0; ; recoveries += 1) {
+      try {
+        measured = await long.measureServedPath({
+          tableKey: staged.key,
+          maxConcurrency: input.concurrency ?? 2 * setup.maxBatch,
+          sloP90Ms: setup.sloP90Ms,
+          windowSeconds: input.windowSeconds,
+          maxWindows: input.maxWindows,
+          levels,
+        });
+        break;
+      } catch (err) {
+        // A server lost with its worker (a crash, a power loss) is restarted and the probe resumes from
+        // the levels it had measured; histories from before this recovery existed failed here.
+        const lost = probeServerLost(err);
+        if (!lost || recoveries >= MAX_PROBE_RECOVERIES || !patched('calibrate-recovers-probe')) throw err;
+        levels = lost.levels;
+        const back = await long.reconcileModelServers(probeServer);
+        staged = await quick.stageRoutingTable({ runId, routingTable: back.routingTable });
+      }
+    }
   } finally {
     await CancellationScope.nonCancellable(() => quick.stopModelServers({ runId }));
   }
@@ -101,6 +126,14 @@ export async function calibrate(raw: CalibrateInput): Promise<CalibrateResult> {
       contended: measured.contended,
     },
   });
+}
+
+/** The levels measured before the probe's server was lost, when that is why the probe failed. */
+function probeServerLost(err: unknown): { levels?: ProbeLevel[] } | undefined {
+  if (!(err instanceof ActivityFailure) || !(err.cause instanceof ApplicationFailure)) return undefined;
+  if (err.cause.type !== FailureType.ModelServerLost) return undefined;
+  const details = err.cause.details?.[0] as { levels?: ProbeLevel[] } | undefined;
+  return { levels: Array.isArray(details?.levels) ? details.levels : undefined };
 }
 
 /** The serving setup the local runtime's pipeline deploys with, for the calibration it plans with. */

@@ -36,6 +36,8 @@ export interface MeasureServedPathInput {
   sloP90Ms: number;
   windowSeconds: number;
   maxWindows: number;
+  /** Levels measured before the probe's server was lost and restarted: kept, not measured again. */
+  levels?: ProbeLevel[];
 }
 
 export interface MeasuredServedPath {
@@ -142,7 +144,8 @@ export function createCapacityActivities(
       const ctx = Context.current();
       const table = await tableFile(artifacts, input.tableKey);
       const resumed = ctx.info.heartbeatDetails as { levels?: ProbeLevel[] } | undefined;
-      const levels: ProbeLevel[] = Array.isArray(resumed?.levels) ? [...resumed.levels] : [];
+      const earlier = Array.isArray(resumed?.levels) ? resumed.levels : (input.levels ?? []);
+      const levels: ProbeLevel[] = earlier.map((l) => ({ ...l }));
       for (const concurrency of concurrencyLevels(input.maxConcurrency)) {
         let level = levels.find((l) => l.concurrency === concurrency);
         if (!level) {
@@ -164,6 +167,8 @@ export function createCapacityActivities(
             throw ApplicationFailure.nonRetryable(
               `the served-path probe's server failed ${figures.failures} of ${figures.requests} requests`,
               FailureType.ModelServerLost,
+              // What was measured before the loss: the workflow restarts the server and resumes from it.
+              { levels },
             );
           }
           level.windows.push(Math.round(figures.achievedRate * 100) / 100);

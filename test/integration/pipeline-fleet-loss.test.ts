@@ -7,6 +7,7 @@ import type { PipelineProgress, PipelineResult } from '../../src/domain/pipeline
 import type { LoadSweepResult } from '../../src/domain/load-sweep';
 import { makeTinyModels } from '../../src/dev/tiny-models';
 import { STOWAGE_TASK_QUEUE } from '../../src/domain/task-queues';
+import type { CalibrateResult } from '../../workflows/calibrate';
 import { progressQuery } from '../../workflows/pipeline';
 import { killServers, recordedServers, waitFor } from '../support/fleet-state';
 import { isAlive } from '../support/processes';
@@ -111,6 +112,30 @@ describe('pipeline: model servers lost after deploy are started again', function
       ...(await restarts((await testStack()).client.workflow.getHandle(`${handle.workflowId}-test`))),
     ].flat();
     assert.equal(restarted.length, killed.length, `every lost server started again once: ${restarted}`);
+  });
+
+  it('the served-path probe’s server killed mid-probe: calibrate restarts it and resumes its levels', async () => {
+    const stack = await testStack();
+    const traced = await start('lostprobe', 2);
+    await traced.result();
+    const handle = await stack.client.workflow.start('calibrate', {
+      taskQueue: STOWAGE_TASK_QUEUE,
+      workflowId: `lostprobe-calibrate-${randomUUID()}`,
+      args: [{ fromRun: traced.workflowId, sampleSize: 2, windowSeconds: 1, maxWindows: 4 }],
+    });
+    runs.push(handle.workflowId);
+    await waitFor(async () => {
+      const pending = (await handle.describe().catch(() => undefined))?.raw.pendingActivities ?? [];
+      return pending.some((a) => a.activityType?.name === 'measureServedPath');
+    }, 100);
+    await new Promise((r) => setTimeout(r, 1500)); // a window or two is measured first
+    const killed = killFleet(handle.workflowId);
+    assert.equal(killed.length, 1, 'the probe runs one server');
+
+    const { calibration } = (await handle.result()) as CalibrateResult;
+    assert.ok(calibration.probe.saturationRps > 0, 'the probe measured a capacity');
+    assert.deepEqual(await restarts(handle), [[0]], 'the probe server was started again once');
+    assert.equal(recordedServers(testPaths().state, handle.workflowId).length, 0, 'and stopped at the end');
   });
 
   it('killed during a load step: the step is measured again on the restarted fleet, not counted lost', async () => {

@@ -1,5 +1,6 @@
 import os from 'node:os';
 import type { WorkerDescription } from '../src/domain/doctor';
+import { probeContainerRuntime } from '../src/images/container-runtime';
 import { STOWAGE_TASK_QUEUE } from '../src/domain/task-queues';
 import { sdkVersion } from '../src/temporal/sdk-version';
 
@@ -16,6 +17,7 @@ export async function describeWorker(): Promise<WorkerDescription> {
     cpuCount: os.cpus().length,
     freeMemoryGiB: round2(os.freemem() / GiB),
     totalMemoryGiB: round2(os.totalmem() / GiB),
+    containers: await probeContainerRuntime(),
   };
 }
 

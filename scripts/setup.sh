@@ -9,9 +9,10 @@ root=$PWD
 TEMPORAL_CLI_VERSION=v1.5.1   # v1.6.0+ carry a replace directive and cannot be `go install`ed
 K6_VERSION=v1.4.2
 # chromium: the Temporal UI browser test; buildah + docker-registry: image builds pushed to a loopback
-# registry. (etcd is built with the cluster binaries: Debian's 3.4 sends no watch progress notifications,
+# registry; podman + runc: the tests that start those images (runc, not Debian's default crun, which refuses
+# hosts whose cgroups are in hybrid v1/v2 mode). (etcd is built with the cluster binaries: Debian's 3.4 sends no watch progress notifications,
 # and kwok then sees pod changes up to 90 s late.)
-APT_PACKAGES=(chromium buildah docker-registry)
+APT_PACKAGES=(chromium buildah docker-registry podman runc)
 
 stamps=.stowage/setup
 mkdir -p "$stamps" .tools/bin
@@ -94,6 +95,12 @@ build_step() {
   npx tsc -p tsconfig.json
 }
 
+# The same probe as `stowage doctor`: where containers cannot run, the tests that start images are skipped.
+containers_step() {
+  say "containers: $(node -e 'require("./dist/src/images/container-runtime").probeContainerRuntime().then((c) =>
+    console.log(c.runtime ?? `cannot run here (${c.reason}); the tests that start images will be skipped`))')"
+}
+
 apt_step
 # The Go builds are CPU-bound and the Python download is network-bound: run them side by side.
 ( go_tool temporal github.com/temporalio/cli/cmd/temporal "$TEMPORAL_CLI_VERSION" &&
@@ -104,4 +111,5 @@ python_step
 node_step
 wait "$tools_pid"
 build_step
+containers_step
 say "ready"

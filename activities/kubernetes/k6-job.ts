@@ -126,7 +126,7 @@ function finished(job: V1Job): 'succeeded' | 'failed' | undefined {
 }
 
 /** The last line of a log that parses as JSON: what handleSummary printed. */
-function lastJson<T>(log: string): T | undefined {
+export function lastJson<T>(log: string): T | undefined {
   for (const line of log.trim().split('\n').reverse()) {
     try {
       return JSON.parse(line) as T;

@@ -1,18 +1,26 @@
 """`python -m stowage_tracer worker`: the entry that `stowage dev` starts."""
 
+from __future__ import annotations
+
 import argparse
 import asyncio
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import logs
-from .devices import discover
 from .serving import cli as serving_cli
-from .wire import PROCESSORS, Processor
+
+# The worker's modules import the Temporal SDK, which the model-server image does not install: `serve`
+# must reach its server without them, so they are imported where the worker needs them.
+if TYPE_CHECKING:
+    from .wire import Processor
 
 
 def parse_processors(value: str) -> list[Processor] | None:
+    from .wire import PROCESSORS
+
     if value == "auto":
         return None
     names = [v.strip() for v in value.split(",") if v.strip()]
@@ -60,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
 
     logs.configure(args.log_level)
     from .connection import TemporalSettings
+    from .devices import discover
     from .worker import RefusedQueueError, choose_processors, run_worker
 
     if args.concurrency < 1:

@@ -185,3 +185,16 @@ def test_cutting_the_padding_changes_no_answer(artifacts):
     for q in questions:
         a, b = trimmed.predict([q])[0], padded.predict([q])[0]
         assert (a["answer"], a["start"], a["end"]) == (b["answer"], b["start"], b["end"])
+
+
+def test_the_serve_command_loads_without_the_temporal_sdk() -> None:
+    """The model-server image's base installs no temporalio (images/base/*/Containerfile): the `serve`
+    entry and every module the server loads must import without it."""
+    code = (
+        "import sys; sys.modules['temporalio'] = None\n"
+        "import stowage_tracer.__main__, stowage_tracer.serving.app, stowage_tracer.serving.model\n"
+        "print('ok')"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"

@@ -46,6 +46,11 @@ export function formatDoctorReport(report: DoctorReport): string {
       t.pid,
     ]);
   }
+  // Older workers answer without it; say so rather than guess.
+  const containers = w.containers
+    ? (w.containers.runtime ?? `cannot run: ${w.containers.reason}`)
+    : 'not reported by this worker';
+  table.push(['', '', { colSpan: 6, content: `containers: ${containers}` }]);
   for (const u of report.unreachable)
     table.push([u.taskQueue, '-', { colSpan: 6, content: `unreachable: ${u.reason}` }]);
   return table.toString();

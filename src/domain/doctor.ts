@@ -21,6 +21,15 @@ export interface WorkerDescription {
   cpuCount: number;
   freeMemoryGiB: number;
   totalMemoryGiB: number;
+  /** Whether this host can start the images Stowage builds (src/images/container-runtime.ts). */
+  containers: ContainerRuntimeDescription;
+}
+
+export interface ContainerRuntimeDescription {
+  /** e.g. "podman 4.3.1 + runc 1.1.5 (cgroups hybrid v1/v2, vfs storage)"; null where none can run. */
+  runtime: string | null;
+  /** Why containers cannot run here; null when they can. */
+  reason: string | null;
 }
 
 export interface DeviceDescription {

@@ -5,6 +5,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { DoctorInput, DoctorReport } from '../../src/domain/doctor';
 import { STOWAGE_TASK_QUEUE } from '../../src/domain/task-queues';
+import { probeContainerRuntime } from '../../src/images/container-runtime';
 import { recordHistory } from '../support/histories';
 import { testPaths, testStack } from '../support/stack';
 
@@ -43,6 +44,12 @@ describe('doctor workflow (real dev server, TypeScript and Python workers)', fun
     assert.equal(tracer.devices.length, 1);
     assert.ok(tracer.matmulGflops !== null && tracer.matmulGflops > 0, 'matmul throughput was measured');
     assert.deepEqual(report.unreachable, []);
+    // The worker's own answer about containers is the probe's, and always says one thing or the other.
+    assert.deepEqual(report.stowage.containers, await probeContainerRuntime());
+    assert.ok(
+      (report.stowage.containers.runtime === null) !== (report.stowage.containers.reason === null),
+      'a runtime or the reason there is none',
+    );
   });
 
   it('reports a tracer queue nobody serves as unreachable instead of waiting forever', async () => {

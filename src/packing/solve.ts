@@ -82,7 +82,10 @@ export async function pack(raw: PackingProblem | unknown): Promise<Placement> {
     let lower = bound.value;
     steps.push(`bound: ${bound.method}`);
     if (!problem.previous && bound.share && pk.cost() > lower + 1e-9) {
-      const guided = bestAssignedConstruction(p, roundedShare(p, bound.share), started + budget * 0.4);
+      // Its own share of the budget even when the bound came late (a loaded machine): on mixed catalogs
+      // this is the start that the local search cannot reach from the others.
+      const guidedEnd = Math.max(started + budget * 0.4, Date.now() + budget * GUIDED_SHARE);
+      const guided = bestAssignedConstruction(p, roundedShare(p, bound.share), guidedEnd);
       if (better(guided.packing, pk)) {
         pk = guided.packing;
         steps.push(`types from the LP, then ${guided.algorithm}`);
@@ -164,6 +167,9 @@ function finish(
     stats: { elapsedMs: Date.now() - started, algorithm: steps.join('; ') },
   };
 }
+
+/** The least share of the budget the LP-guided construction gets once the bound is in. */
+const GUIDED_SHARE = 0.15;
 
 /** Single-type problems up to this size try bin completion against the bound before local search. */
 export const COMPLETION_MAX_MODELS = 1000;

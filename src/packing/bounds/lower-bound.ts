@@ -23,21 +23,24 @@ function dffFamily(full: boolean): ((a: number) => number)[] {
 const feketeSchepers = (k: number) => (a: number) => Math.max(0, Math.floor((k + 1) * a - 1e-6) / k);
 
 /** Most of the extra Fekete–Schepers rows per type and dimension, and the largest k among them. */
-const FS_ROWS = 8;
+const FS_ROWS = 4;
 const FS_MAX_K = 60;
 
 /**
  * The u^k that matter for these models: k = ⌊1/a⌋ for their most common shares a, where u^k counts a
  * model as exactly one k-th of a device. Fleets are a few architectures in many copies, so memory and
  * host shares come in a few sizes that fill a device to 80–95% at best; volume rows miss that
- * rounding, these rows see it (with one size alone they are exact).
+ * rounding, these rows see it (with one size alone they are exact). u^2 is always a row.
  */
 function commonFsOrders(shares: number[]): number[] {
+  // A dimension of many distinct shares (compute, from per-copy traffic) has no common size to round:
+  // its rows would only slow the LP down.
+  if (new Set(shares).size > EXACT_DIMENSION_VALUES) return [];
   const frequency = new Map<number, number>();
   for (const a of shares) {
     if (!(a > 0)) continue;
     const k = Math.floor(1 / a + 1e-9);
-    if (k >= 2 && k <= FS_MAX_K) frequency.set(k, (frequency.get(k) ?? 0) + 1);
+    if (k >= 3 && k <= FS_MAX_K) frequency.set(k, (frequency.get(k) ?? 0) + 1);
   }
   return [...frequency.entries()]
     .sort((x, y) => y[1] - x[1] || x[0] - y[0])

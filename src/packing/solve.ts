@@ -60,7 +60,10 @@ export async function pack(raw: PackingProblem | unknown): Promise<Placement> {
   const deadline = started + budget;
   const solver = new HighsSolver();
   try {
-    const bounding = lowerBound(solver, p, p.placeable, Math.max(0.05, (budget * 0.5) / 1000));
+    // The bound runs in the HiGHS worker alongside construction. On mixed catalogs its LP is also the
+    // guide to each model's type, worth more than the last seconds of local search, so it may take most
+    // of the budget when the machine is busy (9 s of wall time at 3,000 models at a load average of 30 on 2 cores).
+    const bounding = lowerBound(solver, p, p.placeable, Math.max(0.05, (budget * BOUND_SHARE) / 1000));
     const steps: string[] = [];
     let pk: Packing;
     if (problem.previous) {
@@ -82,7 +85,10 @@ export async function pack(raw: PackingProblem | unknown): Promise<Placement> {
     let lower = bound.value;
     steps.push(`bound: ${bound.method}`);
     if (!problem.previous && bound.share && pk.cost() > lower + 1e-9) {
-      const guided = bestAssignedConstruction(p, roundedShare(p, bound.share), started + budget * 0.4);
+      // Its own share of the budget even when the bound came late (a loaded machine): on mixed catalogs
+      // this is the start that the local search cannot reach from the others.
+      const guidedEnd = Math.max(started + budget * 0.4, Date.now() + budget * GUIDED_SHARE);
+      const guided = bestAssignedConstruction(p, roundedShare(p, bound.share), guidedEnd);
       if (better(guided.packing, pk)) {
         pk = guided.packing;
         steps.push(`types from the LP, then ${guided.algorithm}`);
@@ -164,6 +170,12 @@ function finish(
     stats: { elapsedMs: Date.now() - started, algorithm: steps.join('; ') },
   };
 }
+
+/** The share of the budget the bound's LP may take. */
+const BOUND_SHARE = 0.7;
+
+/** The least share of the budget the LP-guided construction gets once the bound is in. */
+const GUIDED_SHARE = 0.15;
 
 /** Single-type problems up to this size try bin completion against the bound before local search. */
 export const COMPLETION_MAX_MODELS = 1000;

@@ -16,8 +16,36 @@ function dffFamily(full: boolean): ((a: number) => number)[] {
   const fs = full ? [2, 3, 4] : [2];
   // Thresholds lean conservative by 1e-6 because feasibility itself allows a 1e-9 relative excess.
   const mt = eps.map((e) => (a: number) => (a > 1 - e + 1e-6 ? 1 : a < e ? 0 : a));
-  const fsu = fs.map((k) => (a: number) => Math.max(0, Math.floor((k + 1) * a - 1e-6) / k));
-  return [(a: number) => a, ...mt, ...fsu];
+  return [(a: number) => a, ...mt, ...fs.map(feketeSchepers)];
+}
+
+/** Fekete–Schepers u^k: a share a counts as ⌊(k+1)a⌋/k, so k+1 models of a share above 1/(k+1) cannot share a device. */
+const feketeSchepers = (k: number) => (a: number) => Math.max(0, Math.floor((k + 1) * a - 1e-6) / k);
+
+/** Most of the extra Fekete–Schepers rows per type and dimension, and the largest k among them. */
+const FS_ROWS = 4;
+const FS_MAX_K = 60;
+
+/**
+ * The u^k that matter for these models: k = ⌊1/a⌋ for their most common shares a, where u^k counts a
+ * model as exactly one k-th of a device. Fleets are a few architectures in many copies, so memory and
+ * host shares come in a few sizes that fill a device to 80–95% at best; volume rows miss that
+ * rounding, these rows see it (with one size alone they are exact). u^2 is always a row.
+ */
+function commonFsOrders(shares: number[]): number[] {
+  // A dimension of many distinct shares (compute, from per-copy traffic) has no common size to round:
+  // its rows would only slow the LP down.
+  if (new Set(shares).size > EXACT_DIMENSION_VALUES) return [];
+  const frequency = new Map<number, number>();
+  for (const a of shares) {
+    if (!(a > 0)) continue;
+    const k = Math.floor(1 / a + 1e-9);
+    if (k >= 3 && k <= FS_MAX_K) frequency.set(k, (frequency.get(k) ?? 0) + 1);
+  }
+  return [...frequency.entries()]
+    .sort((x, y) => y[1] - x[1] || x[0] - y[0])
+    .slice(0, FS_ROWS)
+    .map(([k]) => k);
 }
 
 /** Per-type relaxation rows: coefficient of model i, and the right-hand side per instance. */
@@ -26,14 +54,24 @@ interface Row {
   perInstance: number;
 }
 
-function typeRows(p: Prepared, t: number, maxCount: number, full: boolean): Row[] {
+function typeRows(p: Prepared, t: number, maxCount: number, full: boolean, models: number[]): Row[] {
   const ty = p.types[t];
   const rows: Row[] = [{ coef: () => 1, perInstance: maxCount }];
-  for (const f of dffFamily(full)) {
-    rows.push({ coef: (i) => f(p.mem[i * p.T + t] / ty.memory), perInstance: ty.devices });
-    rows.push({ coef: (i) => f(p.cpu[i * p.T + t] / ty.compute), perInstance: ty.devices });
-    if (Number.isFinite(ty.host))
-      rows.push({ coef: (i) => f(p.host[i * p.T + t] / ty.host), perInstance: 1 });
+  const share = {
+    mem: (i: number) => p.mem[i * p.T + t] / ty.memory,
+    cpu: (i: number) => p.cpu[i * p.T + t] / ty.compute,
+    host: (i: number) => p.host[i * p.T + t] / ty.host,
+  };
+  const runnable = models.filter((i) => !Number.isNaN(p.mem[i * p.T + t]));
+  const dims = [
+    { share: share.mem, perInstance: ty.devices },
+    { share: share.cpu, perInstance: ty.devices },
+    ...(Number.isFinite(ty.host) ? [{ share: share.host, perInstance: 1 }] : []),
+  ];
+  for (const dim of dims) {
+    const common = commonFsOrders(runnable.map(dim.share)).map(feketeSchepers);
+    for (const f of [...dffFamily(full), ...common])
+      rows.push({ coef: (i) => f(dim.share(i)), perInstance: dim.perInstance });
   }
   return rows;
 }
@@ -179,7 +217,7 @@ function separableBound(p: Prepared, models: number[], perInstance: number[]): n
   byType.forEach((ms, t) => {
     if (ms.length === 0) return;
     let need = 0;
-    for (const row of typeRows(p, t, perInstance[t], true)) {
+    for (const row of typeRows(p, t, perInstance[t], true, ms)) {
       let sum = 0;
       for (const i of ms) sum += row.coef(i);
       need = Math.max(need, sum / row.perInstance);
@@ -206,7 +244,7 @@ async function lpBound(
   // post's thousands of copies of one model become a handful of columns.
   const classes = demandClasses(p, models);
   const b = new ModelBuilder();
-  const rowsOf = p.types.map((_, t) => typeRows(p, t, perInstance[t], false));
+  const rowsOf = p.types.map((_, t) => typeRows(p, t, perInstance[t], false, models));
   const rowIds = rowsOf.map((rows) => rows.map(() => b.row(-Infinity, 0)));
   for (let t = 0; t < p.T; t++) {
     b.col(
@@ -288,14 +326,28 @@ const EXACT_LP_PAIRS = 4_000;
  * few architectures whose traffic differs by a few percent collapse into a few hundred classes. */
 const LP_GRID_RATIO = 1.01;
 
+/** A dimension with at most this many distinct demands stays exact in the rounded LP. */
+const EXACT_DIMENSION_VALUES = 64;
+
 /**
- * The problem with every demand rounded DOWN to a power of `ratio`: a relaxation (every packing of the
- * problem is one of it), so any lower bound on it is one on the problem.
+ * The problem with demands rounded DOWN to a power of `ratio`: a relaxation (every packing of the
+ * problem is one of it), so any lower bound on it is one on the problem. Only dimensions with many
+ * distinct demands are rounded: memory and host memory come per architecture, in a few sizes that fill
+ * devices nearly full, where 1% less of each would cost the bound most of its last percent, while the
+ * per-copy traffic makes compute the dimension with thousands of values.
  */
-function roundedDown(p: Prepared, ratio: number): Prepared {
+function roundedDown(p: Prepared, models: number[], ratio: number): Prepared {
   const log = Math.log(ratio);
   const down = (v: number) => (v > 0 ? Math.min(v, ratio ** Math.floor(Math.log(v) / log)) : v);
-  return { ...p, mem: p.mem.map(down), cpu: p.cpu.map(down), host: p.host.map(down) };
+  const rounded = (values: Float64Array) => {
+    const distinct = new Set<number>();
+    for (const i of models) {
+      for (let t = 0; t < p.T; t++) distinct.add(values[i * p.T + t]);
+      if (distinct.size > EXACT_DIMENSION_VALUES) return values.map(down);
+    }
+    return values;
+  };
+  return { ...p, mem: rounded(p.mem), cpu: rounded(p.cpu), host: rounded(p.host) };
 }
 
 export async function lowerBound(
@@ -322,7 +374,7 @@ export async function lowerBound(
     relaxed = separableBound(p, models, perInstance);
     method = 'volume+DFF per type';
   } else if (pairs <= MAX_LP_PAIRS) {
-    const relaxedP = pairs <= EXACT_LP_PAIRS ? p : roundedDown(p, LP_GRID_RATIO);
+    const relaxedP = pairs <= EXACT_LP_PAIRS ? p : roundedDown(p, models, LP_GRID_RATIO);
     const lp = await lpBound(solver, relaxedP, models, perInstance, timeLimitSec);
     share = lp.share;
     relaxed = roundUpToAchievable(p, Math.max(lp.value, weightedVolumeBound(p, models)));

@@ -81,7 +81,11 @@ function fillDevice(
   let bestSlack = Infinity;
   let checks = 0;
   let limit = CHECKS_PER_DEVICE;
-  const slackOf = (m: number, c: number) => (ty.memory - m) / ty.memory + (ty.compute - c) / ty.compute;
+  // On a one-device instance the host memory is the device's third dimension, often the binding one
+  // (small models with their runtime's host footprint): its slack counts like the others'.
+  const hostSlack = ty.devices === 1 && Number.isFinite(ty.host);
+  const slackOf = (m: number, c: number, h: number) =>
+    (ty.memory - m) / ty.memory + (ty.compute - c) / ty.compute + (hostSlack ? (ty.host - h) / ty.host : 0);
   const fits = (i: number, m: number, c: number, h: number) => {
     const k = i * T + t;
     const mi = p.mem[k];
@@ -94,7 +98,8 @@ function fillDevice(
   };
   const search = (from: number, m: number, c: number, h: number): boolean => {
     // Models larger (on their largest dimension) than the device's largest free fraction cannot fit.
-    const room = Math.max((ty.memory - m) / ty.memory, (ty.compute - c) / ty.compute) + 1e-9;
+    const hostRoom = Number.isFinite(ty.host) ? (ty.host - h) / ty.host : 0;
+    const room = Math.max((ty.memory - m) / ty.memory, (ty.compute - c) / ty.compute, hostRoom) + 1e-9;
     let lo = from;
     let hi = pool.length;
     while (lo < hi) {
@@ -115,13 +120,14 @@ function fillDevice(
       const m1 = m + p.mem[k];
       const c1 = c + p.cpu[k];
       stack.push(i);
-      const slack = slackOf(m1, c1);
+      const h1 = h + p.host[k];
+      const slack = slackOf(m1, c1, h1);
       if (slack < bestSlack) {
         bestSlack = slack;
         best = [...stack];
         if (slack <= GOOD_ENOUGH_SLACK) return true;
       }
-      const stop = search(at + 1, m1, c1, h + p.host[k]);
+      const stop = search(at + 1, m1, c1, h1);
       stack.pop();
       if (stop) return true;
     }
@@ -131,7 +137,7 @@ function fillDevice(
     const k = first * T + t;
     stack.push(first);
     best = [first];
-    bestSlack = slackOf(mem0 + p.mem[k], cpu0 + p.cpu[k]);
+    bestSlack = slackOf(mem0 + p.mem[k], cpu0 + p.cpu[k], host0 + p.host[k]);
     search(0, mem0 + p.mem[k], cpu0 + p.cpu[k], host0 + p.host[k]);
   } else {
     search(0, mem0, cpu0, host0);

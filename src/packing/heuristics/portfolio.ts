@@ -2,6 +2,7 @@ import { homeTypes, sortedBy, type SizeMeasure } from '../measures';
 import type { Prepared } from '../prepare';
 import { Packing } from '../state';
 import { downgrade } from '../improve/downgrade';
+import { balancedFill } from './balanced';
 import { binCentric } from './bin-centric';
 import { itemCentric } from './item-centric';
 import { minSlack } from './min-slack';
@@ -34,7 +35,7 @@ export function bestConstruction(
   p: Prepared,
   deadline: number,
   plan?: number[],
-  options: { typeVariants?: boolean } = {},
+  options: { typeVariants?: boolean; binCentricFirst?: boolean } = {},
 ): Candidate {
   const models = p.placeable;
   const home = homeTypes(p);
@@ -56,6 +57,17 @@ export function bestConstruction(
   }
   // The baseline a user would hand-roll runs whatever the deadline: the result is never worse than it.
   if (typeVariants) runs.push({ name: 'cheapest-share FFD', run: () => cheapestShareFfd(p), always: true });
+  const binCentricRuns: Run[] = [];
+  if (models.length <= BIN_CENTRIC_MAX_MODELS) {
+    for (const rule of ['dot', 'l2'] as const) {
+      for (const t of typeChoices)
+        binCentricRuns.push({
+          name: `bin-centric-${rule}/${typeLabel(t)}`,
+          run: () => binCentric(p, order('sum'), rule, t),
+        });
+    }
+  }
+  if (options.binCentricFirst) runs.push(...binCentricRuns);
   // Minimum slack early: on the harder classes it is the best start, and large problems may have time
   // for little else.
   if (models.length <= MIN_SLACK_MAX_MODELS) {
@@ -72,15 +84,7 @@ export function bestConstruction(
         run: () => itemCentric(p, order(m), { fit: 'first', fixedType: t }),
       });
   }
-  if (models.length <= BIN_CENTRIC_MAX_MODELS) {
-    for (const rule of ['dot', 'l2'] as const) {
-      for (const t of typeChoices)
-        runs.push({
-          name: `bin-centric-${rule}/${typeLabel(t)}`,
-          run: () => binCentric(p, order('sum'), rule, t),
-        });
-    }
-  }
+  if (!options.binCentricFirst) runs.push(...binCentricRuns);
   if (models.length <= BEST_FIT_MAX_MODELS) {
     for (const m of ['max', 'sum', 'l2'] as SizeMeasure[]) {
       for (const t of typeChoices)
@@ -95,18 +99,45 @@ export function bestConstruction(
 
 /**
  * The portfolio on a fixed choice of type per model: each model only on its assigned type (the ones it
- * cannot get there placed afterwards on any type).
+ * cannot get there placed afterwards on any type). Fixed types make the problem separate by type, so
+ * each type's models get the portfolio of their own and the best heuristic for each: many small models
+ * pack best spread over a fixed count of instances (`balanced.ts`) or bin-centric (5–10% fewer instances
+ * than first fit or minimum slack at 3,000 models), few large ones by minimum slack, and one catalog has
+ * both. Both run before minimum slack: the deadline may leave one run per type.
  */
 export function bestAssignedConstruction(p: Prepared, typeOf: TypeAssignment, deadline: number): Candidate {
-  let algorithm = '';
+  const algorithms = new Set<string>();
   const packing = packAssigned(p, typeOf, (view) => {
-    const best = bestConstruction(view, deadline, undefined, { typeVariants: false });
-    algorithm = best.algorithm;
-    return best.packing;
+    const groups = new Map<number, number[]>();
+    for (const i of view.placeable) {
+      const group = groups.get(typeOf[i]);
+      if (group) group.push(i);
+      else groups.set(typeOf[i], [i]);
+    }
+    const merged = new Packing(view);
+    let left = view.placeable.length;
+    for (const [type, group] of groups) {
+      const share = Date.now() + ((deadline - Date.now()) * group.length) / left;
+      left -= group.length;
+      const part = { ...view, placeable: group };
+      const balanced = type >= 0 ? balancedFill(part, type, group) : undefined;
+      let best = bestConstruction(part, share, undefined, {
+        typeVariants: false,
+        binCentricFirst: true,
+      });
+      if (balanced && better(balanced, best.packing)) best = { packing: balanced, algorithm: 'balanced' };
+      algorithms.add(best.algorithm);
+      for (const b of best.packing.bins) {
+        if (b.size === 0) continue;
+        const bin = merged.open(b.type);
+        b.items.forEach((list, d) => list.forEach((i) => merged.place(i, bin, d)));
+      }
+    }
+    return merged;
   });
   downgrade(packing);
   packing.dropEmpty();
-  return { packing, algorithm };
+  return { packing, algorithm: [...algorithms].join(' + ') };
 }
 
 interface Run {

@@ -95,6 +95,38 @@ describe('packing lower bounds', () => {
     assert.equal(placement.costPerHour, 45.934);
   });
 
+  it('the multiple-choice LP counts whole models per device: 1,050 of a quarter device and a bit need 350', async () => {
+    // Two processors with a one-device type each: the LP path, with more (model, type) pairs than the
+    // exact LP takes. Memory comes in two sizes, one just over a quarter (three per device, and 1% less
+    // would fit four), compute in thousands of values far from binding.
+    const r = seeded(11);
+    const type = (name: string, processor: string) => ({
+      name,
+      processor,
+      pricePerHour: 1,
+      devices: 1,
+      device: { memoryGiB: 10, compute: 1 },
+    });
+    const problem: PackingProblem = {
+      instanceTypes: [type('x1', 'x'), type('y1', 'y')],
+      limits: { memoryFraction: 1, computeFraction: 1 },
+      models: Array.from({ length: 2100 }, (_, i) => {
+        const demand = { memoryGiB: i % 2 === 0 ? 2.502 : 0.5, compute: 0.01 + 0.12 * r() };
+        return { id: `m${i}`, demands: { x: demand, y: { ...demand } } };
+      }),
+    };
+    const p = prepare(problem);
+    const solver = new HighsSolver();
+    try {
+      const bound = await lowerBound(solver, p, p.placeable, 60);
+      assert.match(bound.method, /multiple-choice LP/);
+      // The volume says 316; three large and four small models per device are both the bound and a packing.
+      assert.equal(bound.value, 350);
+    } finally {
+      await solver.close();
+    }
+  });
+
   it('the pattern LP never exceeds the exhaustive optimum and beats the per-dimension bound', async () => {
     const solver = new HighsSolver();
     try {

@@ -48,6 +48,7 @@ export async function traceModels(input: TraceModelsInput): Promise<TraceModelsR
           attempt: result.attempt,
           resumedFrom: result.resumedFrom,
           demand: result.demand,
+          ...(result.graph ? { graphReused: result.graph.reused } : {}),
         };
       } catch (err) {
         outcomes[index] = failure(model.id, err);

@@ -35,9 +35,9 @@ export function demoCommand(): Command {
       '--models <n>',
       `generate n small BERT QA models over ${DEMO_SHAPES} shapes, each with its own weights, and run the example on them`,
     )
-    .action(async (file: string, flags: DevFlags & { json?: boolean; models?: string }) => {
+    .action(async (file: string, flags: DevFlags & { json?: boolean; models?: string }, command: Command) => {
       const count = flags.models === undefined ? undefined : parseModelCount(flags.models);
-      if (count !== undefined && file !== DEFAULT_PIPELINE_INPUT) {
+      if (count !== undefined && command.args.length > 0) {
         throw new ConfigError('--models generates its own input: give either an input file or --models');
       }
       const paths = projectPaths();

@@ -5,6 +5,8 @@ import { ConfigError } from '../config/temporal';
 import { LIMITS } from '../domain/limits';
 import { makeTinyModels } from './tiny-models';
 
+/** The example input's model count, whose total traffic a generated fleet shares. */
+export const EXAMPLE_MODELS = 24;
 /** Small BERT shapes a generated fleet cycles through: each an architecture traced once (graph reuse). */
 export const DEMO_SHAPES = 4;
 /** The inline-list limit of a pipeline input: beyond it a fleet is a manifest anyway, and slow to generate. */
@@ -19,6 +21,15 @@ export function parseModelCount(text: string): number {
     );
   }
   return count;
+}
+
+/**
+ * The example's total traffic spread over the fleet: a 2-core machine cannot take 2 req/s from each of
+ * 3,040 models, and the post's thousands of models are mostly idle ones. Never more per model than asked.
+ */
+export function fleetRatePerModel(base: Record<string, unknown>, count: number): number {
+  const rate = typeof base.expectedRatePerModel === 'number' ? base.expectedRatePerModel : 1;
+  return Math.min(rate, Number(((rate * EXAMPLE_MODELS) / count).toPrecision(3)));
 }
 
 /**
@@ -42,8 +53,9 @@ export async function prepareDemoFleet(
   const models = folders.map((source, i) => ({ id: `bert-${String(i).padStart(width, '0')}`, source }));
   const manifest = `demo/fleet-${count}.json`;
   await openArtifactStore(paths.artifacts).writeJson(manifest, { models });
+  const expectedRatePerModel = fleetRatePerModel(base, count);
   return {
-    input: { ...base, name: `local-demo-${count}`, models: { manifest } },
+    input: { ...base, name: `local-demo-${count}`, models: { manifest }, expectedRatePerModel },
     manifest,
     generateSeconds: (Date.now() - started) / 1000,
   };

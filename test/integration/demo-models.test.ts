@@ -54,6 +54,7 @@ describe('stowage demo --models', function () {
       assert.ok(parsed.ok, JSON.stringify(!parsed.ok && parsed.problems));
       assert.deepEqual(fleet.input.models, { manifest: fleet.manifest });
       assert.equal(fleet.input.name, `local-demo-${count}`);
+      assert.equal(fleet.input.expectedRatePerModel, base.expectedRatePerModel);
       const { models } = await openArtifactStore(paths.artifacts).readJson<{
         models: { id: string; source: string }[];
       }>(fleet.manifest);

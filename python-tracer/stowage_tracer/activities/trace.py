@@ -229,7 +229,9 @@ class TracerActivities:
             return None, {"key": key, "reused": False, "from": None, "fallback": None}, None
         origin = {"modelId": representative["modelId"], "traceKey": representative["traceKey"]}
         try:
-            graph = self._graphs.get(key, representative["folder"] / "model.pt", self.processor)
+            # Fetched (from S3, say) only when the graph is not in memory already.
+            folder = representative["prefix"]
+            graph = self._graphs.get(key, lambda: self.store.local_dir(folder) / "model.pt", self.processor)
             graphs.swap_weights(graph, model, self.processor)
             checks = graphs.check_inputs(inputs, tokenizer.vocab_size)
             diff = graphs.verify(model, graph, checks, self.processor, limit)
@@ -251,15 +253,17 @@ class TracerActivities:
         return graph, record, diff
 
     def _representative(self, key: str) -> dict | None:
-        """The model traced in full for this graph key, if its artifact still verifies."""
+        """The model traced in full for this graph key, if its artifact still verifies. A graph already in
+        memory was verified when it was loaded: hashing a 440 MB model.pt per sibling would cost more
+        than the swap."""
         try:
             record = json.loads(self.store.read_bytes(_graph_record_key(self.processor, key)))
         except (FileNotFoundError, ValueError):
             return None
         prefix = model_key(record["modelId"], self.processor, record["traceKey"])
-        if self._verified_manifest(prefix) is None:
+        if key not in self._graphs and self._verified_manifest(prefix) is None:
             return None
-        return {**record, "folder": self.store.local_dir(prefix)}
+        return {**record, "prefix": prefix}
 
     def _record_representative(self, graph: dict | None, model_id: str, trace_key: str, prefix: str) -> None:
         """A model traced in full becomes its architecture's representative when there is none yet."""

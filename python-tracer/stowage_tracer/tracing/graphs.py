@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -102,7 +103,17 @@ def check_inputs(example: tuple[torch.Tensor, ...], vocab_size: int, seed: int =
 
 def verify(model: torch.nn.Module, graph, inputs: list[tuple], processor: Processor, limit: float) -> float:
     """The largest relative difference between the graph and the model's eager outputs over `inputs`;
-    raises OutputMismatch beyond `limit`."""
+    raises OutputMismatch beyond `limit`. The inputs go as one batch where the graph takes any batch size
+    (a CPU or GPU trace of BERT does): one forward pass each instead of one per input."""
+    if processor != "inf":
+        stacked = tuple(torch.cat(parts) for parts in zip(*inputs, strict=True))
+        eager = compiling.run(model, stacked, "cpu")
+        try:
+            traced = compiling.run(graph, stacked, processor)
+        except RuntimeError:
+            traced = None  # a trace fixed to its batch size: one input at a time below
+        if traced is not None:
+            return compiling.check_outputs(eager, traced, limit)
     worst = 0.0
     for batch in inputs:
         eager = compiling.run(model, batch, "cpu")
@@ -117,16 +128,19 @@ class GraphCache:
         self.size = size
         self._graphs: OrderedDict[str, torch.jit.ScriptModule] = OrderedDict()
 
-    def get(self, key: str, model_file: Path, processor: Processor):
+    def get(self, key: str, model_file: Callable[[], Path], processor: Processor):
         graph = self._graphs.pop(key, None)
         if graph is None:
             if processor == "inf":
                 __import__(compiling.neuron_sdk() or "torch_neuronx")
-            graph = torch.jit.load(str(model_file), map_location=compiling.device_of(processor)).eval()
+            graph = torch.jit.load(str(model_file()), map_location=compiling.device_of(processor)).eval()
         self._graphs[key] = graph
         while len(self._graphs) > self.size:
             self._graphs.popitem(last=False)
         return graph
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._graphs
 
     def forget(self, key: str) -> None:
         self._graphs.pop(key, None)

@@ -6,13 +6,11 @@ import { openArtifactStore } from '../../artifacts/store';
 import { projectPaths, type ProjectPaths } from '../../config/paths';
 import { DevStack } from '../../dev/stack';
 import { ConfigError } from '../../config/temporal';
-import { DEMO_SHAPES, parseModelCount, prepareDemoFleet } from '../../dev/demo-fleet';
+import { DEMO_SHAPES, EXAMPLE_MODELS, parseModelCount, prepareDemoFleet } from '../../dev/demo-fleet';
 import { makeTinyModels } from '../../dev/tiny-models';
 import { createLogger, installTemporalRuntimeLogger } from '../../logging';
 import { addDevFlags, stackOptions, type DevFlags } from './dev';
 import { DEFAULT_PIPELINE_INPUT, readPipelineInput, runAndFollow } from './run';
-
-const EXAMPLE_MODELS = 24;
 
 /** The example input's models: small BERT QA models generated here (no download), in Hugging Face layout. */
 async function ensureExampleModels(paths: ProjectPaths): Promise<void> {

@@ -18,7 +18,8 @@ from stowage_tracer.artifacts import ArtifactStore
 from stowage_tracer.devices import discover
 from stowage_tracer.models.tiny import make_tiny_models
 
-PROFILE = {"iterations": 5, "warmup": 1, "maxRounds": 3, "maxSeconds": 5}
+# The default profiling settings: what a full trace pays and a reused profile saves.
+PROFILE: dict = {}
 
 
 def run(acts: TracerActivities, source: Path) -> tuple[float, dict]:
@@ -37,12 +38,8 @@ def main(count: int) -> None:
     devices = discover()
     with tempfile.TemporaryDirectory(prefix="stowage-graph-reuse-") as tmp:
         root = Path(tmp)
-        sources = make_tiny_models(
-            root / "reuse" / "sources", count, prefix="bert-base", size="bert-base"
-        )
-        reuse = TracerActivities(
-            "cpu", devices, ArtifactStore.from_uri(str(root / "reuse")), root / "w1"
-        )
+        sources = make_tiny_models(root / "reuse" / "sources", count, prefix="bert-base", size="bert-base")
+        reuse = TracerActivities("cpu", devices, ArtifactStore.from_uri(str(root / "reuse")), root / "w1")
         full = TracerActivities(
             "cpu",
             devices,
@@ -63,9 +60,7 @@ def main(count: int) -> None:
     print(
         f"graph reuse at bert-base size, {count} models, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
     )
-    print(
-        f"{'run':<10} {'model':<12} {'how':<14} {'trace step s':>12} {'activity s':>10} {'max diff':>10}"
-    )
+    print(f"{'run':<10} {'model':<12} {'how':<14} {'trace step s':>12} {'activity s':>10} {'max diff':>10}")
     for run_name, model, seconds, result in rows:
         how = "weight swap" if result["graph"]["reused"] else "full trace"
         print(
@@ -77,9 +72,7 @@ def main(count: int) -> None:
     if swaps and fulls:
         swap_s = sum(r[3]["traceSeconds"] for r in swaps) / len(swaps)
         full_s = sum(r[3]["traceSeconds"] for r in fulls) / len(fulls)
-        print(
-            f"trace step per model: full {full_s:.2f} s, reuse {swap_s:.2f} s ({full_s / swap_s:.1f}x)"
-        )
+        print(f"trace step per model: full {full_s:.2f} s, reuse {swap_s:.2f} s ({full_s / swap_s:.1f}x)")
         swap_a = sum(r[2] for r in swaps) / len(swaps)
         full_a = sum(r[2] for r in fulls) / len(fulls)
         print(

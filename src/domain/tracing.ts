@@ -204,6 +204,11 @@ export const TraceModelsInputSchema = z
       ),
     processor: z.enum(PROCESSORS),
     maxConcurrent: z.number().int().min(1).max(MAX_TRACE_CONCURRENCY).optional(),
+    /** Save the batch record itself (runs/<runId>/trace-<name>.json) and return its key, not the list. */
+    record: z
+      .object({ runId: z.string().min(1).max(512), name: z.string().regex(ID_PATTERN, `must be ${ID_RULE}`) })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -230,6 +235,10 @@ export interface FailedTrace {
 
 export interface TraceModelsResult {
   processor: Processor;
+  /** Empty when the input asked for a `record`: the traced models are in the record at `recordKey`. */
   traced: TracedModel[];
   failed: FailedTrace[];
+  recordKey?: string;
+  /** How many models were traced (set with `recordKey`). */
+  tracedCount?: number;
 }

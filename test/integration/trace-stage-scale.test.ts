@@ -32,6 +32,11 @@ describe('trace stage at scale: batching keeps histories and payloads bounded', 
       // A child's history is bounded by its batch: about 6 events per trace activity.
       assert.ok(child.events <= 6 * TRACE_BATCH_SIZE + 50, `${child.workflowId}: ${child.events} events`);
     }
+    // Each child saves its own batch record: the parent sees keys and counts, not 250 models' results.
+    assert.ok(
+      parent.largestPayloadBytes < 64 * 1024,
+      `parent's largest payload: ${parent.largestPayloadBytes} bytes`,
+    );
     const largest = Math.max(...histories.map((h) => h.largestPayloadBytes));
     assert.ok(largest < 512 * 1024, `largest payload ${largest} bytes, far below the 2 MB limit`);
   });

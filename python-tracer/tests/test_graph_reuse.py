@@ -75,6 +75,7 @@ def test_siblings_reuse_the_first_graph_with_their_own_weights(tmp_path, trusted
         assert own_outputs_agree(root, result, source) <= 1e-4
         profile = json.loads(Path(result["artifact"]["profileUri"][len("file://") :]).read_text())
         assert profile["modelId"] == source.name and profile["reusedFrom"]["modelId"] == "qa-0"
+        assert result["demand"] == profile["demand"]
     # Each stored graph carries its own model's weights, not the representative's.
     stored = [torch.jit.load(r["artifact"]["modelUri"][len("file://") :]) for r in results]
     ids = torch.ones(1, SEQ, dtype=torch.long)

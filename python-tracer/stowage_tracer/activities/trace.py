@@ -283,12 +283,16 @@ class TracerActivities:
         if not graph or not graph["reused"]:
             return None
         source = self._representative_profile(graph["from"])
-        if source is None or source.get("settings") != options.profile.to_wire():
+        settings = options.profile.to_wire()
+        if source is None or _timing_settings(source.get("settings")) != _timing_settings(settings):
             return None
         if source["memory"]["parameterBytes"] != graph.get("parameterBytes"):
             return None
         self.profiles_reused += 1
-        return _profile_copy_of(source, graph["from"], model_id, trace_key)
+        profile = _profile_copy_of(source, graph["from"], model_id, trace_key)
+        # The timings are the representative's; the demand is this model's own expected traffic on them.
+        rate = options.profile.expected_requests_per_second
+        return {**profile, "settings": settings, "demand": profiling.demand(profile, self.processor, rate)}
 
     def _profile_copy(self, origin: dict, model_id: str, trace_key: str) -> dict | None:
         """A fresh copy of the representative's profile, stored, when the representative's is trusted."""
@@ -544,6 +548,11 @@ def _sha256_file(path: Path) -> str:
         while chunk := f.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def _timing_settings(settings: dict | None) -> dict:
+    """The profiling settings that change the timings (not the traffic a demand is computed for)."""
+    return {k: v for k, v in (settings or {}).items() if k != "expectedRequestsPerSecond"}
 
 
 def _profile_copy_of(source: dict, origin: dict, model_id: str, trace_key: str) -> dict:

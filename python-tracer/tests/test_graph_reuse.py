@@ -171,3 +171,18 @@ def test_a_contended_copy_is_measured_again_through_its_representative_only(tmp_
     refreshed = json.loads(copy_file.read_text())
     assert refreshed["measurement"]["contended"] is False and refreshed["reusedFrom"]["modelId"] == "qa-0"
     assert again["demand"] == refreshed["demand"]
+
+
+def test_a_sibling_with_other_traffic_shares_the_timings_but_has_its_own_demand(tmp_path):
+    root = tmp_path / "artifacts"
+    sources = [make_tiny_model(root / "sources" / f"qa-{i}", seed=i) for i in range(2)]
+    acts = tracer(root)
+    first = trace(acts, sources[0])
+    busy = request(sources[1])
+    busy["options"]["profile"]["expectedRequestsPerSecond"] = 4.0
+    second = ActivityEnvironment().run(acts.trace_model, busy)
+
+    assert second["graph"]["reused"] is True and acts.profiles_reused == 1
+    assert second["demand"]["expectedRequestsPerSecond"] == 4.0
+    if first["demand"]["compute"] is not None:
+        assert second["demand"]["compute"] == pytest.approx(4 * first["demand"]["compute"], rel=1e-3)

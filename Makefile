@@ -37,6 +37,7 @@ bench: setup
 	@test/bench/serving/run.sh
 	@test/bench/api/run.sh
 	@test/bench/capacity/run.sh
+	@test/bench/scale/run.sh
 
 clean:
 	rm -rf dist

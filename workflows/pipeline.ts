@@ -127,13 +127,19 @@ export async function pipeline(raw: PipelineInputJson): Promise<PipelineResult> 
     progress.stage = name;
     progress.stages[name].status = 'running';
     upsertSearchAttributes([{ key: StowageStage, value: name }]);
+    // Workflow time (deterministic): a stage body may replace its progress entry, so set after it too.
+    const startedAt = progress.stages[name].startedAt ?? Date.now();
+    progress.stages[name].startedAt = startedAt;
+    const ended = () => Object.assign(progress.stages[name], { startedAt, endedAt: Date.now() });
     try {
       const out = await body();
       if (progress.stages[name].status === 'running') progress.stages[name].status = 'done';
+      ended();
       return out;
     } catch (err) {
       progress.stages[name].status = 'failed';
       progress.stage = isCancellation(err) ? 'cancelled' : 'failed';
+      ended();
       throw err;
     }
   }

@@ -110,7 +110,7 @@ export async function repack(raw: RepackInputJson): Promise<RepackResult> {
       toTrace: prepared.toTrace,
       traceOptionsOf: (m, processor) => traceOptionsFor(input, m.trace, processor),
       onBatch: (result) => {
-        progress.traced += result.traced.length;
+        progress.traced += result.traced;
         for (const f of result.failed)
           progress.traceFailures.push({ modelId: f.modelId, message: f.message });
       },

@@ -1,8 +1,8 @@
-import { executeChild, proxyActivities } from '@temporalio/workflow';
+import { executeChild, patched, proxyActivities } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import type { TraceStageSummary } from '../src/domain/pipeline-stages';
 import type { Processor } from '../src/domain/task-queues';
-import type { TraceModelsResult } from '../src/domain/tracing';
+import type { FailedTrace } from '../src/domain/tracing';
 import type { ModelSpec } from '../src/pipeline/input';
 import { traceModels } from './trace-models';
 import { NO_RETRY } from '../src/domain/failures';
@@ -35,8 +35,12 @@ export async function traceInBatches(options: {
   runId: string;
   toTrace: ModelsToTrace[];
   traceOptionsOf: (model: ModelSpec, processor: Processor) => Record<string, unknown>;
-  /** After each batch: its result, its size, and the totals so far (for progress). */
-  onBatch?: (result: TraceModelsResult, batchSize: number, sofar: TraceStageSummary) => void;
+  /** After each batch: what it traced and what failed, its size, and the totals so far (for progress). */
+  onBatch?: (
+    batch: { traced: number; failed: FailedTrace[] },
+    batchSize: number,
+    sofar: TraceStageSummary,
+  ) => void;
 }): Promise<TraceStageSummary> {
   const jobs = options.toTrace.flatMap((m) =>
     Array.from({ length: Math.ceil(m.count / TRACE_BATCH_SIZE) }, (_, index) => ({
@@ -46,6 +50,9 @@ export async function traceInBatches(options: {
     })),
   );
   const summary: TraceStageSummary = { batches: [], traced: 0, failed: [] };
+  // Runs recorded before this patch got each batch's whole list back and saved the record themselves:
+  // a history that grew with the number of models.
+  const recordedInChild = patched('trace-batch-recorded-in-child');
   const keys: string[] = new Array(jobs.length);
   let next = 0;
   async function lane(): Promise<void> {
@@ -60,6 +67,7 @@ export async function traceInBatches(options: {
               offset: job.offset,
               limit: TRACE_BATCH_SIZE,
             });
+      const name = `${job.processor}-${job.index}`;
       const result = await executeChild(traceModels, {
         workflowId: `${options.runId}-trace-${job.processor}-${job.index}`,
         args: [
@@ -71,17 +79,16 @@ export async function traceInBatches(options: {
               source: m.source,
               options: options.traceOptionsOf(m, job.processor),
             })),
+            ...(recordedInChild ? { record: { runId: options.runId, name } } : {}),
           },
         ],
       });
-      keys[position] = await records.recordTraceBatch({
-        runId: options.runId,
-        name: `${job.processor}-${job.index}`,
-        record: result,
-      });
-      summary.traced += result.traced.length;
+      keys[position] =
+        result.recordKey ?? (await records.recordTraceBatch({ runId: options.runId, name, record: result }));
+      const traced = result.tracedCount ?? result.traced.length;
+      summary.traced += traced;
       summary.failed.push(...result.failed);
-      options.onBatch?.(result, batch.length, summary);
+      options.onBatch?.({ traced, failed: result.failed }, batch.length, summary);
     }
   }
   await Promise.all(Array.from({ length: Math.min(TRACE_CHILDREN_IN_FLIGHT, jobs.length) }, lane));

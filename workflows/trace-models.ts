@@ -1,4 +1,5 @@
-import { ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, proxyActivities } from '@temporalio/workflow';
+import type { createActivities } from '../activities';
 import {
   type FailedTrace,
   type TracedModel,
@@ -7,9 +8,14 @@ import {
   type TraceModelsResult,
 } from '../src/domain/tracing';
 import { tracerActivities } from './tracer-proxy';
-import { FailureType } from '../src/domain/failures';
+import { FailureType, NO_RETRY } from '../src/domain/failures';
 
 const DEFAULT_CONCURRENCY = 4;
+
+const records = proxyActivities<ReturnType<typeof createActivities>>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', maximumAttempts: 5, nonRetryableErrorTypes: [...NO_RETRY.input] },
+});
 
 /**
  * Traces a list of models on one processor's queue with at most `maxConcurrent` traces in flight (a
@@ -48,6 +54,7 @@ export async function traceModels(input: TraceModelsInput): Promise<TraceModelsR
           attempt: result.attempt,
           resumedFrom: result.resumedFrom,
           demand: result.demand,
+          ...(result.graph ? { graphReused: result.graph.reused } : {}),
         };
       } catch (err) {
         outcomes[index] = failure(model.id, err);
@@ -56,11 +63,15 @@ export async function traceModels(input: TraceModelsInput): Promise<TraceModelsR
   }
   await Promise.all(Array.from({ length: Math.min(maxConcurrent, models.length) }, lane));
 
-  return {
-    processor,
-    traced: outcomes.filter((o): o is TracedModel => 'artifact' in o),
-    failed: outcomes.filter((o): o is FailedTrace => 'type' in o),
-  };
+  const traced = outcomes.filter((o): o is TracedModel => 'artifact' in o);
+  const failed = outcomes.filter((o): o is FailedTrace => 'type' in o);
+  if (!parsed.data.record) return { processor, traced, failed };
+  // The list stays out of the result: a parent of many batches would otherwise hold every model's record.
+  const recordKey = await records.recordTraceBatch({
+    ...parsed.data.record,
+    record: { processor, traced, failed },
+  });
+  return { processor, traced: [], failed, recordKey, tracedCount: traced.length };
 }
 
 function failure(modelId: string, err: unknown): FailedTrace {

@@ -123,11 +123,23 @@ export interface DeviceBar {
   memoryMiB: number;
 }
 
-/** The post's packing figure: each device a bar, its models stacked by the memory they take. */
-export function packingSpec(bars: DeviceBar[], deviceMemoryMiB: number | null): TopLevelSpec {
+/**
+ * The post's packing figure: each device a bar, its models stacked by the memory they take; `aggregated`
+ * bars are one per device (its models' total), with no legend of thousands of models.
+ */
+export function packingSpec(
+  bars: DeviceBar[],
+  deviceMemoryMiB: number | null,
+  aggregated = false,
+): TopLevelSpec {
+  const color = aggregated
+    ? { value: '#4c78a8' }
+    : { field: 'model', type: 'nominal', title: 'model', legend: { columns: 2 } };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title: 'Packing: models per device (stacked by loaded memory)',
+    title: aggregated
+      ? 'Packing: memory per device (all its models; the table below lists them)'
+      : 'Packing: models per device (stacked by loaded memory)',
     width: { step: 60 },
     height: 260,
     layer: [
@@ -137,7 +149,7 @@ export function packingSpec(bars: DeviceBar[], deviceMemoryMiB: number | null): 
         encoding: {
           x: { field: 'device', type: 'nominal', title: 'device', axis: { labelAngle: 0 } },
           y: { field: 'memoryMiB', type: 'quantitative', title: 'memory (MiB)', stack: 'zero' },
-          color: { field: 'model', type: 'nominal', title: 'model', legend: { columns: 2 } },
+          color,
           tooltip: [{ field: 'model' }, { field: 'memoryMiB', format: '.2f' }],
         },
       },

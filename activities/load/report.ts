@@ -8,7 +8,8 @@ import type {
   StepResult,
   StepStability,
 } from '../../src/domain/load-sweep';
-import { curveSpec, type DeviceBar, packingSpec, renderSvg } from './charts';
+import { curveSpec, packingSpec, renderSvg } from './charts';
+import { packingBars, packingTableHtml, type DevicePacking } from './report-packing';
 import { esc, fmt } from './html';
 import { stabilityHtml, stabilitySummary, type StabilitySummary } from './report-stability';
 
@@ -51,7 +52,7 @@ export interface LoadReport {
   stability: StabilitySummary;
   sequential: LatencyRange;
   random: LatencyRange;
-  packing: { device: string; models: { modelId: string; memoryBytes: number | null }[] }[];
+  packing: DevicePacking[];
 }
 
 /** Loaded memory per model, asked of the servers themselves (measured, not estimated). */
@@ -121,17 +122,10 @@ export function createReportActivities(artifacts: ArtifactStore) {
         random: input.random,
         packing,
       };
-      const bars: DeviceBar[] = packing.flatMap((d) =>
-        d.models.map((m) => ({
-          device: d.device,
-          model: m.modelId,
-          // Without a memory figure a model still shows, as one unit, so the picture never hides one.
-          memoryMiB: m.memoryBytes !== null ? m.memoryBytes / 2 ** 20 : 1,
-        })),
-      );
+      const { bars, aggregated } = packingBars(packing);
       const [curve, packingSvg] = await Promise.all([
         renderSvg(curveSpec(input.steps, input.slo.p90Ms, input.knee)),
-        renderSvg(packingSpec(bars, null)),
+        renderSvg(packingSpec(bars, null, aggregated)),
       ]);
       const sweep = await artifacts.writeJson(artifactKeys.run(input.runId, 'sweep.json'), {
         slo: input.slo,
@@ -176,6 +170,7 @@ figure{margin:1.5rem 0}
 ${stepRows}</table>
 ${stability}
 <figure>${packingSvg}</figure>
+${packingTableHtml(report.packing)}
 </body></html>
 `;
 }

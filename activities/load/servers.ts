@@ -227,7 +227,7 @@ export function createServerActivities(paths: ProjectPaths, artifacts: ArtifactS
       await Promise.all(
         started.map(({ child, record }) =>
           waitUntil(`model server ${record.device} (${record.url}) to be ready`, () => isReady(record.url), {
-            timeoutMs: 180_000,
+            timeoutMs: readyTimeoutMs(record.models.length),
             child,
             intervalMs: 250,
           }).then(() => {
@@ -371,4 +371,12 @@ function result(
     routingTable: { routes: sorted.flatMap((r) => r.models.map((modelId) => ({ modelId, url: r.url }))) },
     reused,
   };
+}
+
+/**
+ * How long a server may take to load and warm its models: a base, plus a share per model (a device of a
+ * 3,040-model fleet holds a thousand), within the start activity's 10-minute start-to-close.
+ */
+export function readyTimeoutMs(models: number): number {
+  return Math.min(180_000 + 250 * models, 540_000);
 }

@@ -53,16 +53,28 @@ def main(argv: list[str] | None = None) -> int:
     tiny.add_argument(
         "--size", choices=["tiny", "bert-base"], default="tiny", help="bert-base: BertConfig defaults (110M)"
     )
+    tiny.add_argument(
+        "--shapes", type=int, default=1, help="tiny only: cycle through this many BERT shapes (1 to 4)"
+    )
+    tiny.add_argument(
+        "--keep-existing",
+        action="store_true",
+        help="keep model folders already written (model i depends on i)",
+    )
     serving_cli.add_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "serve":
         return args.run(args)
     if args.command == "make-tiny-models":
+        from .models.tiny import TINY_SHAPES, make_tiny_models
+
         if args.count < 1:
             parser.error("--count must be at least 1")
-        from .models.tiny import make_tiny_models
-
-        folders = make_tiny_models(args.out, args.count, prefix=args.prefix, size=args.size)
+        if not 1 <= args.shapes <= len(TINY_SHAPES) or (args.shapes > 1 and args.size != "tiny"):
+            parser.error(f"--shapes must be 1 to {len(TINY_SHAPES)}, and more than 1 only with --size tiny")
+        folders = make_tiny_models(
+            args.out, args.count, prefix=args.prefix, size=args.size, shapes=args.shapes
+        )
         print(json.dumps([str(f) for f in folders]))
         return 0
 

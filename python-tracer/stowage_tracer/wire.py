@@ -201,6 +201,9 @@ class TraceModelResult(Wire):
     trace_seconds: float | None
     output_check: OutputCheck | None
     demand: dict
+    # Graph reuse: the architecture's graph key, whether this model's weights went into a representative's
+    # graph (and whose), or why it was traced in full. None for sources without an architecture config.
+    graph: dict | None = None
 
 
 class ProfileModelInput(Wire):

@@ -89,7 +89,9 @@ async def run_worker(
 
 
 def _activities(processor: Processor, devices: HostDevices, store: ArtifactStore) -> list:
-    tracer = TracerActivities(processor, devices, store)
+    tracer = TracerActivities(
+        processor, devices, store, graph_reuse=os.environ.get("STOWAGE_GRAPH_REUSE", "1") != "0"
+    )
     return [DoctorActivities(processor, devices).describe_tracer, tracer.trace_model, tracer.profile_model]
 
 

@@ -115,7 +115,10 @@ def test_second_call_returns_the_cached_artifact_without_tracing(root, source):
     assert acts.traces_run == 0  # both answered from the store (the artifact exists from earlier tests)
 
 
-def test_a_cached_trace_whose_profile_was_contended_is_profiled_again(root, source):
+def test_a_cached_trace_whose_profile_was_contended_is_profiled_again(tmp_path):
+    # A root of its own: in the shared one this model would reuse tiny-0's graph and profile.
+    root = tmp_path / "artifacts"
+    source = make_tiny_model(root / "sources" / "tiny-0", seed=0)
     acts = tracer(root)
     first = ActivityEnvironment().run(acts.trace_model, request(source, model_id="tiny-reprofile"))
     profile_file = file_of(first["artifact"]["profileUri"])

@@ -1,6 +1,26 @@
 import Table from 'cli-table3';
 import type { PipelineProgress, PipelineResult } from '../domain/pipeline';
 
+/** Each stage's status and wall time (seconds, from the workflow's own clock), for --json documents. */
+export function stageWallTimes(
+  progress: PipelineProgress | undefined,
+): Record<string, { status: string; seconds: number | null; done: number; total: number }> {
+  return Object.fromEntries(
+    Object.entries(progress?.stages ?? {}).map(([name, s]) => [
+      name,
+      {
+        status: s.status,
+        seconds:
+          s.startedAt !== undefined && s.endedAt !== undefined
+            ? Math.round(s.endedAt - s.startedAt) / 1000
+            : null,
+        done: s.done,
+        total: s.total,
+      },
+    ]),
+  );
+}
+
 /** The post's bottom line for one run: what it costs, what it serves, how fast. */
 export function formatPipelineSummary(
   result: PipelineResult,

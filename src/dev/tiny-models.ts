@@ -9,7 +9,16 @@ import { pythonPath } from './tools';
  */
 export async function makeTinyModels(
   paths: ProjectPaths,
-  options: { out: string; count: number; prefix?: string; size?: 'tiny' | 'bert-base' },
+  options: {
+    out: string;
+    count: number;
+    prefix?: string;
+    size?: 'tiny' | 'bert-base';
+    /** Cycle through this many small BERT shapes (tiny only): one architecture each. */
+    shapes?: number;
+    /** Keep folders written already (model i depends on i only). */
+    keepExisting?: boolean;
+  },
 ): Promise<string[]> {
   const args = [
     '-m',
@@ -22,6 +31,11 @@ export async function makeTinyModels(
   ];
   if (options.prefix) args.push('--prefix', options.prefix);
   if (options.size) args.push('--size', options.size);
-  const { stdout } = await promisify(execFile)(pythonPath(paths), args, { cwd: paths.pythonTracer });
+  if (options.shapes) args.push('--shapes', String(options.shapes));
+  if (options.keepExisting) args.push('--keep-existing');
+  const { stdout } = await promisify(execFile)(pythonPath(paths), args, {
+    cwd: paths.pythonTracer,
+    maxBuffer: 64 * 1024 * 1024,
+  });
   return JSON.parse(stdout) as string[];
 }

@@ -13,6 +13,9 @@ export interface StageProgress {
   detail?: string;
   /** Reference to the stage's output in the artifact store, once it has one. */
   output?: string;
+  /** When the stage began and last ended (epoch ms, workflow time): its wall time. */
+  startedAt?: number;
+  endedAt?: number;
 }
 
 export interface StageFailure {

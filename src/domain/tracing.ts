@@ -88,6 +88,21 @@ export interface TraceModelResult {
   traceSeconds: number | null;
   outputCheck: { maxAbsDiff: number; tolerance: number; passed: boolean } | null;
   demand: Demand;
+  /** Graph reuse; null for a source with no architecture config (TorchScript), absent from older tracers. */
+  graph?: GraphReuse | null;
+}
+
+/** One traced graph per architecture: whether this model's weights went into a representative's graph. */
+export interface GraphReuse {
+  /** The architecture config, processor, trace options and toolchain, hashed. */
+  key: string;
+  reused: boolean;
+  /** The representative whose graph was used (or tried). */
+  from: { modelId: string; traceKey: string } | null;
+  /** Why the model was traced in full although a representative existed or reuse was wanted. */
+  fallback: string | null;
+  /** Inputs the swapped graph was checked on against the model's own eager outputs. */
+  checkedInputs?: number;
 }
 
 export interface ProfileModelInput {
@@ -189,6 +204,11 @@ export const TraceModelsInputSchema = z
       ),
     processor: z.enum(PROCESSORS),
     maxConcurrent: z.number().int().min(1).max(MAX_TRACE_CONCURRENCY).optional(),
+    /** Save the batch record itself (runs/<runId>/trace-<name>.json) and return its key, not the list. */
+    record: z
+      .object({ runId: z.string().min(1).max(512), name: z.string().regex(ID_PATTERN, `must be ${ID_RULE}`) })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -202,6 +222,8 @@ export interface TracedModel {
   attempt: number;
   resumedFrom: string | null;
   demand: Demand;
+  /** Its weights went into a representative's graph instead of a trace of its own. */
+  graphReused?: boolean;
 }
 
 export interface FailedTrace {
@@ -213,6 +235,10 @@ export interface FailedTrace {
 
 export interface TraceModelsResult {
   processor: Processor;
+  /** Empty when the input asked for a `record`: the traced models are in the record at `recordKey`. */
   traced: TracedModel[];
   failed: FailedTrace[];
+  recordKey?: string;
+  /** How many models were traced (set with `recordKey`). */
+  tracedCount?: number;
 }

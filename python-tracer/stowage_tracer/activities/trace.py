@@ -24,9 +24,10 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError, CancelledError
 
 from .. import failures, logs
-from ..artifacts import ArtifactStore, LocalArtifactStore, model_key, sha256_bytes
+from ..artifacts import ArtifactStore, LocalArtifactStore, check_key, model_key, sha256_bytes
 from ..devices import HostDevices
 from ..tracing import compile as compiling
+from ..tracing import graphs
 from ..tracing import profile as profiling
 from ..tracing.errors import invalid_input
 from ..tracing.sources import load_eager, load_tokenizer, resolve
@@ -55,14 +56,27 @@ class TracerActivities:
     """Bound to one tracer queue: it traces only for the processor that queue names."""
 
     def __init__(
-        self, processor: Processor, devices: HostDevices, store: ArtifactStore, work_dir: Path | None = None
+        self,
+        processor: Processor,
+        devices: HostDevices,
+        store: ArtifactStore,
+        work_dir: Path | None = None,
+        graph_reuse: bool = True,
     ) -> None:
         self.processor = processor
+        # Off only to measure what reuse saves (STOWAGE_GRAPH_REUSE=0 on the worker): every model traced in full.
+        self.graph_reuse = graph_reuse
         self.devices = devices
         self.store = store
         # Staged outputs survive a killed worker, so the next attempt on this host can pick them up.
         self.work_dir = work_dir or _default_work_dir(store)
+        # Models traced (artifacts produced); of them, weight swaps into a representative's graph, and
+        # the profiles those reused.
         self.traces_run = 0
+        self.graphs_reused = 0
+        self.profiles_reused = 0
+        self._graphs = graphs.GraphCache()
+        self._graph_lock = threading.Lock()
 
     # --- traceModel ---
 
@@ -89,7 +103,13 @@ class TracerActivities:
             if cached is not None:
                 logs.event(log, "trace_cached", **base)
                 profile = json.loads(self.store.read_bytes(f"{prefix}/profile.json"))
-                if not profiling.trusted(profile):
+                if not profiling.trusted(profile) and profile.get("reusedFrom"):
+                    # A copy is measured again through its representative (once per architecture), never
+                    # on its own: copy the representative's profile again, if that one is trusted now.
+                    profile = (
+                        self._profile_copy(profile["reusedFrom"], request.model_id, trace_key) or profile
+                    )
+                elif not profiling.trusted(profile):
                     # The graph is sound but its timing is not: a contended or unsettled profile would
                     # keep misleading every pack, so measure it again, now.
                     logs.event(log, "profile_untrusted", measurement=profile.get("measurement"), **base)
@@ -113,26 +133,39 @@ class TracerActivities:
             if staged is not None:
                 resumed_from = previous.get("step")
                 check, trace_seconds = staged["outputCheck"], staged["traceSeconds"]
+                graph = staged.get("graph")
                 logs.event(log, "trace_resumed", fromStep=resumed_from, attempt=info.attempt, **base)
             else:
-                check, trace_seconds = self._trace_into(staging, source, options, progress)
+                check, trace_seconds, graph = self._trace_into(staging, source, options, progress)
                 progress.step("traced", modelSha256=_sha256_file(staging / "model.pt"))
 
             progress.step("profile")
-            tokenizer = load_tokenizer_dir(staging / "tokenizer")
-            measured = profiling.measure(
-                staging / "model.pt",
-                self.processor,
-                lambda batch: compiling.example_inputs(tokenizer, options, batch),
-                options.batch_size,
-                options.profile,
-                progress.step,
-            )
+            profile = self._reused_profile(request.model_id, trace_key, graph, options)
+            if profile is None:
+                tokenizer = load_tokenizer_dir(staging / "tokenizer")
+                measured = profiling.measure(
+                    staging / "model.pt",
+                    self.processor,
+                    lambda batch: compiling.example_inputs(tokenizer, options, batch),
+                    options.batch_size,
+                    options.profile,
+                    progress.step,
+                )
+                profile = self._profile_document(request.model_id, trace_key, measured, options.profile)
             progress.step("publish")
-            profile = self._profile_document(request.model_id, trace_key, measured, options.profile)
-            self._publish(prefix, staging, request, source, trace_key, options, check, trace_seconds, profile)
+            self._publish(
+                prefix, staging, request, source, trace_key, options, check, trace_seconds, profile, graph
+            )
+            self._record_representative(graph, request.model_id, trace_key, prefix)
         shutil.rmtree(staging, ignore_errors=True)
-        logs.event(log, "trace_done", traceSeconds=trace_seconds, resumedFrom=resumed_from, **base)
+        logs.event(
+            log,
+            "trace_done",
+            traceSeconds=trace_seconds,
+            resumedFrom=resumed_from,
+            graphReused=bool(graph and graph["reused"]),
+            **base,
+        )
         return TraceModelResult(
             artifact=ref,
             cached=False,
@@ -141,40 +174,153 @@ class TracerActivities:
             trace_seconds=trace_seconds,
             output_check=check,
             demand=profile["demand"],
+            graph=graph,
         ).to_wire()
 
     def _trace_into(
         self, staging: Path, source, options: TraceOptions, progress: Progress
-    ) -> tuple[dict, float]:
+    ) -> tuple[dict, float, dict | None]:
         progress.step("load")
         tokenizer = load_tokenizer(source)
         model = load_eager(source, options.task)
         inputs = compiling.example_inputs(tokenizer, options)
-        eager = compiling.run(model, inputs, "cpu")
+        limit = compiling.tolerance(self.processor, options)
 
         progress.step("trace")
         started = time.perf_counter()
+        # Held while a representative's cached graph carries this model's weights, until they are saved.
+        with self._graph_lock:
+            traced, graph, diff = self._from_representative(source, model, inputs, tokenizer, options, limit)
+            if traced is not None:
+                self.traces_run += 1
+                check = OutputCheck(max_abs_diff=diff, tolerance=limit, passed=True).to_wire()
+                trace_seconds = round(time.perf_counter() - started, 3)
+                _stage(staging, tokenizer, traced, check, trace_seconds, graph)
+                return check, trace_seconds, graph
         traced = compiling.trace(model, inputs, self.processor, options)
-        trace_seconds = round(time.perf_counter() - started, 3)
         self.traces_run += 1
-
         progress.step("check")
-        limit = compiling.tolerance(self.processor, options)
+        eager = compiling.run(model, inputs, "cpu")
         diff = compiling.check_outputs(eager, compiling.run(traced, inputs, self.processor), limit)
         check = OutputCheck(max_abs_diff=diff, tolerance=limit, passed=True).to_wire()
+        trace_seconds = round(time.perf_counter() - started, 3)
+        _stage(staging, tokenizer, traced, check, trace_seconds, graph)
+        return check, trace_seconds, graph
 
-        if staging.exists():
-            shutil.rmtree(staging)
-        (staging / "tokenizer").mkdir(parents=True)
-        tokenizer.save_pretrained(str(staging / "tokenizer"))
-        torch.jit.save(traced, str(staging / "model.pt"))
-        # Written last: its presence says the staged trace is complete.
-        (staging / "staged.json").write_text(
-            json.dumps({"outputCheck": check, "traceSeconds": trace_seconds, "traceKey": staging.name})
+    # --- graph reuse ---
+
+    def _from_representative(self, source, model, inputs, tokenizer, options: TraceOptions, limit: float):
+        """(graph with this model's weights, graph record, max difference) when a verified representative
+        of the same architecture exists and the swapped graph matches this model's eager outputs on
+        graphs.CHECK_INPUTS inputs; (None, graph record, None) when the model must be traced in full, the
+        record saying why. The record is None for sources that have no architecture config."""
+        if source.kind != "folder":
+            return None, None, None
+        key = graphs.graph_key(
+            Path(source.location) / "config.json", self.processor, options, self._toolchain()
         )
-        return check, trace_seconds
+        unavailable = graphs.reuse_unavailable(self.processor) or (
+            None if self.graph_reuse else graphs.SWITCHED_OFF_NOTE
+        )
+        if unavailable:
+            return None, {"key": key, "reused": False, "from": None, "fallback": unavailable}, None
+        representative = self._representative(key)
+        if representative is None:
+            return None, {"key": key, "reused": False, "from": None, "fallback": None}, None
+        origin = {"modelId": representative["modelId"], "traceKey": representative["traceKey"]}
+        try:
+            # Fetched (from S3, say) only when the graph is not in memory already.
+            folder = representative["prefix"]
+            graph = self._graphs.get(key, lambda: self.store.local_dir(folder) / "model.pt", self.processor)
+            graphs.swap_weights(graph, model, self.processor)
+            checks = graphs.check_inputs(inputs, tokenizer.vocab_size)
+            diff = graphs.verify(model, graph, checks, self.processor, limit)
+        except (graphs.WeightsDoNotFitError, ApplicationError, RuntimeError) as err:
+            # The cached graph may now hold a half-copied model: load it afresh next time.
+            self._graphs.forget(key)
+            reason = f"graph of {origin['modelId']} not reusable ({_first_line(err)}): traced in full"
+            logs.event(log, "graph_reuse_fallback", graphKey=key, reason=reason)
+            return None, {"key": key, "reused": False, "from": origin, "fallback": reason}, None
+        self.graphs_reused += 1
+        record = {
+            "key": key,
+            "reused": True,
+            "from": origin,
+            "fallback": None,
+            "checkedInputs": len(checks),
+            "parameterBytes": profiling.parameter_bytes(graph),
+        }
+        return graph, record, diff
 
-    def _publish(self, prefix, staging, request, source, trace_key, options, check, trace_seconds, profile):
+    def _representative(self, key: str) -> dict | None:
+        """The model traced in full for this graph key, if its artifact still verifies. A graph already in
+        memory was verified when it was loaded: hashing a 440 MB model.pt per sibling would cost more
+        than the swap."""
+        try:
+            record = json.loads(self.store.read_bytes(_graph_record_key(self.processor, key)))
+        except (FileNotFoundError, ValueError):
+            return None
+        prefix = model_key(record["modelId"], self.processor, record["traceKey"])
+        if key not in self._graphs and self._verified_manifest(prefix) is None:
+            return None
+        return {**record, "prefix": prefix}
+
+    def _record_representative(self, graph: dict | None, model_id: str, trace_key: str, prefix: str) -> None:
+        """A model traced in full becomes its architecture's representative when there is none yet."""
+        if graph is None or graph["reused"] or graphs.reuse_unavailable(self.processor):
+            return
+        if self._representative(graph["key"]) is not None:
+            return
+        self.store.write_bytes(
+            _graph_record_key(self.processor, graph["key"]),
+            _json({"modelId": model_id, "traceKey": trace_key, "prefix": prefix}),
+        )
+
+    def _reused_profile(self, model_id: str, trace_key: str, graph: dict | None, options) -> dict | None:
+        """The representative's profile, when this model runs its graph at its size on the same profiling
+        settings: same graph, same parameter bytes, same timings. Its measurement (stable, contended) is
+        carried over as it was, so a copy is trusted exactly as far as its source."""
+        if not graph or not graph["reused"]:
+            return None
+        source = self._representative_profile(graph["from"])
+        settings = options.profile.to_wire()
+        if source is None or _timing_settings(source.get("settings")) != _timing_settings(settings):
+            return None
+        if source["memory"]["parameterBytes"] != graph.get("parameterBytes"):
+            return None
+        self.profiles_reused += 1
+        profile = _profile_copy_of(source, graph["from"], model_id, trace_key)
+        # The timings are the representative's; the demand is this model's own expected traffic on them.
+        rate = options.profile.expected_requests_per_second
+        return {**profile, "settings": settings, "demand": profiling.demand(profile, self.processor, rate)}
+
+    def _profile_copy(self, origin: dict, model_id: str, trace_key: str) -> dict | None:
+        """A fresh copy of the representative's profile, stored, when the representative's is trusted."""
+        source = self._representative_profile(origin)
+        if source is None or not profiling.trusted(source):
+            return None
+        profile = _profile_copy_of(source, origin, model_id, trace_key)
+        self.store.write_bytes(model_key(model_id, self.processor, trace_key, "profile.json"), _json(profile))
+        return profile
+
+    def _representative_profile(self, origin: dict) -> dict | None:
+        try:
+            key = model_key(origin["modelId"], self.processor, origin["traceKey"], "profile.json")
+            return json.loads(self.store.read_bytes(key))
+        except (FileNotFoundError, ValueError, KeyError):
+            return None
+
+    def _toolchain(self) -> dict:
+        """What a trace is made with besides the model and its options."""
+        return {
+            "recipe": RECIPE_VERSION,
+            "torch": torch.__version__,
+            "neuron": _version(compiling.neuron_sdk()) if self.processor == "inf" else None,
+        }
+
+    def _publish(
+        self, prefix, staging, request, source, trace_key, options, check, trace_seconds, profile, graph
+    ):
         files: dict[str, dict] = {}
         for path in sorted(p for p in staging.rglob("*") if p.is_file() and p.name != "staged.json"):
             name = path.relative_to(staging).as_posix()
@@ -207,6 +353,7 @@ class TracerActivities:
             "files": files,
             "outputCheck": check,
             "traceSeconds": trace_seconds,
+            "graph": graph,
             "torchVersion": torch.__version__,
             "transformersVersion": _version("transformers"),
             "neuronSdk": compiling.neuron_sdk() if self.processor == "inf" else None,
@@ -273,14 +420,12 @@ class TracerActivities:
 
     def _trace_key(self, identity: str, kind: str, options: TraceOptions) -> str:
         recipe = {
-            "recipe": RECIPE_VERSION,
+            **self._toolchain(),
             "source": identity,
             "kind": kind,
             "processor": self.processor,
             # Profiling settings do not change the compiled model.
             "options": options.model_dump(mode="json", by_alias=True, exclude={"profile"}),
-            "torch": torch.__version__,
-            "neuron": _version(compiling.neuron_sdk()) if self.processor == "inf" else None,
         }
         return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:20]
 
@@ -403,6 +548,44 @@ def _sha256_file(path: Path) -> str:
         while chunk := f.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def _timing_settings(settings: dict | None) -> dict:
+    """The profiling settings that change the timings (not the traffic a demand is computed for)."""
+    return {k: v for k, v in (settings or {}).items() if k != "expectedRequestsPerSecond"}
+
+
+def _profile_copy_of(source: dict, origin: dict, model_id: str, trace_key: str) -> dict:
+    reason = "same traced graph and parameter size: the representative's timings and memory"
+    return {
+        **source,
+        "modelId": model_id,
+        "traceKey": trace_key,
+        "reusedFrom": {"modelId": origin["modelId"], "traceKey": origin["traceKey"], "reason": reason},
+    }
+
+
+def _graph_record_key(processor: str, key: str) -> str:
+    return check_key(f"graphs/{processor}/{key}.json")
+
+
+def _stage(staging: Path, tokenizer, traced, check: dict, trace_seconds: float, graph: dict | None) -> None:
+    if staging.exists():
+        shutil.rmtree(staging)
+    (staging / "tokenizer").mkdir(parents=True)
+    tokenizer.save_pretrained(str(staging / "tokenizer"))
+    torch.jit.save(traced, str(staging / "model.pt"))
+    # Written last: its presence says the staged trace is complete.
+    (staging / "staged.json").write_text(
+        json.dumps(
+            {"outputCheck": check, "traceSeconds": trace_seconds, "traceKey": staging.name, "graph": graph}
+        )
+    )
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(getattr(err, "message", None) or err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 def _json(document: dict) -> bytes:

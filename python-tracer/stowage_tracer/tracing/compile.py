@@ -117,7 +117,8 @@ def _trace_neuron(wrapped: torch.nn.Module, inputs: tuple[torch.Tensor, ...], op
         args = ["--auto-cast", "none"] if precision == "fp32" else ["--auto-cast", "matmult"]
         if precision in ("bf16", "fp16"):
             args += ["--auto-cast-type", precision]
-        return torch_neuronx.trace(wrapped, inputs, compiler_args=args)
+        # Weights stay outside the NEFF so graph reuse can replace them (tracing/graphs.py).
+        return torch_neuronx.trace(wrapped, inputs, compiler_args=args, inline_weights_to_neff=False)
     import torch_neuron  # noqa: F401  (registers torch.neuron) Inf1, as in the post
 
     # neuron-cc auto-casts fp32 matmuls to bf16 by default; fp32 asks it not to.

@@ -94,12 +94,12 @@ def measure(
     load_average = os.getloadavg()[0]
 
     rss_delta = max(0, process.memory_info().rss - rss_before)
-    parameter_bytes = sum(t.numel() * t.element_size() for t in [*module.parameters(), *module.buffers()])
+    weights = parameter_bytes(module)
     memory = {
-        "parameterBytes": parameter_bytes,
+        "parameterBytes": weights,
         "hostRssDeltaBytes": rss_delta,
         # The allocator may reuse freed pages, so the RSS delta can undercount: weights are a floor.
-        "hostResidentBytes": max(rss_delta, parameter_bytes) if processor == "cpu" else rss_delta,
+        "hostResidentBytes": max(rss_delta, weights) if processor == "cpu" else rss_delta,
     }
     if processor == "gpu":
         torch.cuda.synchronize()
@@ -128,6 +128,11 @@ def measure(
         "threads": torch.get_num_threads() if processor == "cpu" else None,
         "measurement": _measurement(ok, load_average),
     }
+
+
+def parameter_bytes(module: torch.nn.Module) -> int:
+    """Bytes of the weights and buffers a module holds: the floor of its resident memory."""
+    return sum(t.numel() * t.element_size() for t in [*module.parameters(), *module.buffers()])
 
 
 def _measurement(rows: list[dict], load_average: float) -> dict:

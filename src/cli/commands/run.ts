@@ -2,12 +2,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { Command } from 'commander';
+import { largestHistories, historySizes } from '../../client/history-size';
 import { followPipeline, startPipeline } from '../../client/pipeline';
 import { projectPaths } from '../../config/paths';
 import { ConfigError } from '../../config/temporal';
 import type { PipelineProgress, PipelineResult } from '../../domain/pipeline';
 import { connectClient } from '../../temporal/connect';
-import { formatPipelineSummary } from '../pipeline-summary';
+import { formatPipelineSummary, stageWallTimes } from '../pipeline-summary';
 import { ProgressDisplay } from '../progress-display';
 import { addTemporalFlags, temporalOptionsFromFlags, type TemporalFlags } from '../temporal-flags';
 
@@ -38,7 +39,13 @@ export function readPipelineInput(file: string): Record<string, unknown> {
 export async function runAndFollow(
   client: Client,
   raw: Record<string, unknown>,
-  options: { json?: boolean; uiUrl?: string; onStarted?: (workflowId: string) => void },
+  options: {
+    json?: boolean;
+    uiUrl?: string;
+    onStarted?: (workflowId: string) => void;
+    /** More fields for the --json document (the demo's generated fleet). */
+    extra?: () => Record<string, unknown>;
+  },
 ): Promise<{ workflowId: string; result: PipelineResult }> {
   const { handle, started } = await startPipeline(client, raw);
   options.onStarted?.(handle.workflowId);
@@ -58,8 +65,12 @@ export async function runAndFollow(
     if (last) display?.update(last);
     throw err;
   });
-  if (options.json) process.stdout.write(`${JSON.stringify({ workflowId: handle.workflowId, result })}\n`);
-  else process.stdout.write(`${formatPipelineSummary(result, last)}\nreport: ${result.report ?? '-'}\n`);
+  if (options.json) {
+    const stages = stageWallTimes(last);
+    const histories = largestHistories(await historySizes(client, handle.workflowId));
+    const document = { workflowId: handle.workflowId, result, stages, histories, ...options.extra?.() };
+    process.stdout.write(`${JSON.stringify(document)}\n`);
+  } else process.stdout.write(`${formatPipelineSummary(result, last)}\nreport: ${result.report ?? '-'}\n`);
   return { workflowId: handle.workflowId, result };
 }
 

@@ -5,60 +5,19 @@
  *   npx tsc && node dist/test/bench/orchestration/bench.js [models]
  */
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, DefaultLogger, Worker } from '@temporalio/worker';
-import { projectPaths } from '../../../src/config/paths';
-import { freePort } from '../../../src/dev/ports';
-import { startEmbeddedServer } from '../../../src/dev/temporal-server';
-import type { TraceModelInput, TraceModelResult } from '../../../src/domain/tracing';
+import { noopTrace } from '../../support/noop-tracer';
+import { startScratchServer } from '../../support/scratch-server';
 
 const MODELS = Number(process.argv[2] ?? 3000);
 const BATCH = 250;
 const CHILDREN = 4;
 const PER_CHILD = 2;
 
-async function noopTrace(input: TraceModelInput): Promise<TraceModelResult> {
-  const prefix = `models/${input.modelId}/cpu/noop`;
-  return {
-    artifact: {
-      modelId: input.modelId,
-      processor: 'cpu',
-      traceKey: 'noop',
-      prefix,
-      modelUri: `${prefix}/model.pt`,
-      manifestUri: `${prefix}/manifest.json`,
-      profileUri: `${prefix}/profile.json`,
-    },
-    cached: true,
-    attempt: 1,
-    resumedFrom: null,
-    traceSeconds: 0,
-    outputCheck: null,
-    demand: {
-      processor: 'cpu',
-      expectedRequestsPerSecond: 1,
-      memoryGiB: 0.1,
-      compute: 0.01,
-      hostMemoryGiB: 0.1,
-    },
-  };
-}
-
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
-  const state = fs.mkdtempSync(path.join(os.tmpdir(), 'stowage-bench-'));
-  const port = await freePort();
-  const server = await startEmbeddedServer(projectPaths(), {
-    port,
-    uiPort: await freePort(),
-    dbFile: path.join(state, 'temporal.db'),
-    namespace: 'default',
-    headless: true,
-    logFile: path.join(state, 'temporal.log'),
-  });
-  const address = `127.0.0.1:${port}`;
+  const { state, address, server } = await startScratchServer('bench');
   const connection = await NativeConnection.connect({ address });
   const workflows = await Worker.create({
     connection,

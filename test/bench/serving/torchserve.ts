@@ -227,6 +227,8 @@ async function startTorchServe(w: Workload, folders: Record<string, string>, dir
       'load_models=all',
       'default_workers_per_model=1',
       'disable_token_authorization=true',
+      // 16 worker processes importing torch at once on a busy machine outlast the default 120 s.
+      'default_startup_timeout=900',
       // Its host-metrics collector starts a Python process every minute: off, so it takes no CPU from the load.
       'disable_system_metrics=true',
     ].join('\n'),

@@ -326,7 +326,22 @@ async function main(): Promise<void> {
       ['torchserve', (dir: string) => startTorchServe(w, folders, dir)],
     ] as const) {
       const dir = fs.mkdtempSync(path.join(work, `${w.name}-${server}-`));
-      rows.push(await measure(w, server, () => start(dir), log));
+      try {
+        rows.push(await measure(w, server, () => start(dir), log));
+      } catch (err) {
+        // A server that cannot start or be measured here is a finding of the run, not the end of it.
+        log(`  ${server} failed: ${(err as Error).message}`);
+        rows.push({
+          workload: w.name,
+          server,
+          settings: `failed: ${(err as Error).message.split('\n')[0]}`,
+          kneeRps: null,
+          kneeP90Ms: null,
+          at80: null,
+          rssMiB: 0,
+          readySeconds: 0,
+        });
+      }
     }
   }
   log(

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import os from 'node:os';
 import { promisify } from 'node:util';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { ProjectPaths } from '../src/config/paths';
@@ -18,6 +19,8 @@ export interface ServingEnvironment {
   torchVersion: string;
   transformersVersion: string;
   fastapiVersion: string;
+  /** Cores the local runtime's servers share (the model servers' workers are chosen from them). */
+  cores?: number;
 }
 
 const PROBE = [
@@ -62,6 +65,7 @@ export function createBuildActivities(paths: ProjectPaths) {
         torchVersion: versions.torch,
         transformersVersion: versions.transformers,
         fastapiVersion: versions.fastapi,
+        cores: os.availableParallelism(),
       }));
     },
   };

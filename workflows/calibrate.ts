@@ -11,6 +11,7 @@ import { parseCalibrateInput, type CalibrateInput } from '../src/capacity/calibr
 import type { Calibration, ProbeLevel, ServingSetup } from '../src/capacity/served-path';
 import { LOCAL_INSTANCE_TYPE } from '../src/domain/local-catalog';
 import type { TraceStageSummary } from '../src/domain/pipeline-stages';
+import { chooseServerSettings } from '../src/domain/server-settings';
 import { HEARTBEAT_TIMEOUT } from './heartbeat';
 import { DEFAULT_BATCH_WINDOW_MS, DEFAULT_MAX_BATCH } from './rollout';
 import { FailureType, NO_RETRY } from '../src/domain/failures';
@@ -67,6 +68,7 @@ export async function calibrate(raw: CalibrateInput): Promise<CalibrateResult> {
   const setup = localServingSetup(env.torchVersion, input.processor, input.sloP90Ms, {
     maxBatch: input.maxBatch,
     batchWindowMs: input.batchWindowMs,
+    cores: env.cores,
   });
   const sample = await quick.chooseProbeSample({
     traceBatches,
@@ -79,6 +81,9 @@ export async function calibrate(raw: CalibrateInput): Promise<CalibrateResult> {
     processor: input.processor,
     maxBatch: setup.maxBatch,
     batchWindowMs: setup.batchWindowMs,
+    ...(setup.workers !== undefined
+      ? { server: { workers: setup.workers, threads: setup.threads ?? 1 } }
+      : {}),
   };
   let measured;
   try {
@@ -141,8 +146,14 @@ export function localServingSetup(
   torchVersion: string,
   processor: string,
   sloP90Ms: number,
-  server: { maxBatch?: number; batchWindowMs?: number } = {},
+  server: { maxBatch?: number; batchWindowMs?: number; cores?: number } = {},
 ): ServingSetup {
+  // One server with the machine's cores to itself, as the probe runs it (and a one-device fleet is
+  // deployed); absent in runs recorded before the environment reported its cores.
+  const settings =
+    server.cores === undefined
+      ? undefined
+      : chooseServerSettings({ processor, cores: server.cores, heaviestForwardMs: null, sloP90Ms });
   return {
     image: `local-torch-${torchVersion}`,
     processor,
@@ -150,5 +161,6 @@ export function localServingSetup(
     maxBatch: server.maxBatch ?? DEFAULT_MAX_BATCH,
     batchWindowMs: server.batchWindowMs ?? DEFAULT_BATCH_WINDOW_MS,
     sloP90Ms,
+    ...settings,
   };
 }

@@ -36,11 +36,12 @@ export async function calibrationsFor(
   runId: string,
   trace: TraceStageSummary,
   torchVersion: string,
+  cores?: number,
 ): Promise<string[]> {
   const keys: string[] = [];
   for (const processor of input.processors) {
     const { key, found } = await records.loadCalibration({
-      setup: localServingSetup(torchVersion, processor, input.loadTest.sloP90Ms),
+      setup: localServingSetup(torchVersion, processor, input.loadTest.sloP90Ms, { cores }),
     });
     if (!found) {
       await executeChild(calibrate, {

@@ -148,6 +148,7 @@ export async function pipeline(raw: PipelineInputJson): Promise<PipelineResult> 
   const kubernetes = input.runtime === 'kubernetes';
   let images: Awaited<ReturnType<typeof buildKubernetesImages>> = {};
   let torchVersion = '';
+  let cores: number | undefined;
   try {
     await stage('build', async () => {
       if (kubernetes) {
@@ -156,6 +157,7 @@ export async function pipeline(raw: PipelineInputJson): Promise<PipelineResult> 
       }
       const envs = await build.prepareRuntime({ runtime: 'local', processors: input.processors });
       torchVersion = envs[0].torchVersion;
+      cores = envs[0].cores;
       progress.stages.build = {
         status: 'done',
         done: envs.length,
@@ -169,7 +171,9 @@ export async function pipeline(raw: PipelineInputJson): Promise<PipelineResult> 
     const checksCapacity = calibratesLocally(input) && patched('capacity-check');
     const placement = await stage('pack', async () => {
       if (checksCapacity) progress.stages.pack.detail = 'calibrating the served path';
-      const calibrations = checksCapacity ? await calibrationsFor(input, runId, trace, torchVersion) : [];
+      const calibrations = checksCapacity
+        ? await calibrationsFor(input, runId, trace, torchVersion, cores)
+        : [];
       return packStage(input, runId, trace, progress, calibrations);
     });
 

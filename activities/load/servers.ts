@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ApplicationFailure } from '@temporalio/activity';
@@ -10,6 +11,11 @@ import { pythonPath } from '../../src/dev/tools';
 import type { DeviceLayout, RoutingTable } from '../../src/domain/load-sweep';
 import { heartbeating } from '../heartbeat';
 import { FailureType } from '../../src/domain/failures';
+import {
+  chooseServerSettings,
+  serverSettingsArgs,
+  type ServerSettings,
+} from '../../src/domain/server-settings';
 
 /**
  * The local runtime: one model-server process per packed device, on a free loopback port.
@@ -29,6 +35,8 @@ export interface ServerRecord {
   models: string[];
   ownerPid: number;
   logFile: string;
+  /** Workers and threads it was started with (absent in records written before servers had them). */
+  settings?: ServerSettings;
 }
 
 export interface StartModelServersInput {
@@ -37,10 +45,22 @@ export interface StartModelServersInput {
   processor: string;
   maxBatch: number;
   batchWindowMs: number;
+  /**
+   * Workers and threads of every server. Absent: chosen here for the devices sharing this machine's
+   * cores (localServerSettings), as a run recorded before servers had them was served.
+   */
+  server?: ServerSettings;
 }
 
 export interface StartedServers {
-  servers: { device: number; instance: number; url: string; pid: number; models: string[] }[];
+  servers: {
+    device: number;
+    instance: number;
+    url: string;
+    pid: number;
+    models: string[];
+    settings?: ServerSettings;
+  }[];
   routingTable: RoutingTable;
   reused: boolean;
 }
@@ -170,6 +190,7 @@ export function createServerActivities(paths: ProjectPaths, artifacts: ArtifactS
     }));
     fs.writeFileSync(specFile, JSON.stringify({ models: specs }, null, 2));
     const logFile = path.join(paths.state, 'logs', `model-server-${input.runId}-${device}.log`);
+    const settings = input.server ?? localServerSettings(input.processor, devicesOf(input.placement).length);
     const child = ManagedChild.spawn(
       `model server ${device}`,
       pythonPath(paths),
@@ -187,9 +208,7 @@ export function createServerActivities(paths: ProjectPaths, artifacts: ArtifactS
         String(input.maxBatch),
         '--batch-window-ms',
         String(input.batchWindowMs),
-        // Devices share this machine's cores: one intra-op thread each keeps them from fighting.
-        '--threads',
-        '1',
+        ...serverSettingsArgs(settings),
         '--exit-with-parent',
       ],
       { logFile, cwd: paths.pythonTracer },
@@ -202,6 +221,7 @@ export function createServerActivities(paths: ProjectPaths, artifacts: ArtifactS
       models,
       ownerPid: process.pid,
       logFile,
+      settings,
     };
     registry.update((records) => [...records, record]);
     return { child, record };
@@ -348,6 +368,19 @@ export function createServerActivities(paths: ProjectPaths, artifacts: ArtifactS
   };
 }
 
+/**
+ * The local runtime's devices share this machine's cores: each device's server gets an equal share, one
+ * worker per core and one torch thread per worker (the model sizes are not known here).
+ */
+export function localServerSettings(processor: string, devices: number): ServerSettings {
+  return chooseServerSettings({
+    processor,
+    cores: Math.floor(os.availableParallelism() / Math.max(1, devices)),
+    heaviestForwardMs: null,
+    sloP90Ms: 0,
+  });
+}
+
 function devicesOf(placement: DeviceLayout): { instance: number; models: string[] }[] {
   return placement.instances.flatMap((inst, instance) =>
     inst.devices.map((models) => ({ instance, models })),
@@ -367,6 +400,7 @@ function result(
       url: r.url,
       pid: r.pid,
       models: r.models,
+      ...(r.settings ? { settings: r.settings } : {}),
     })),
     routingTable: { routes: sorted.flatMap((r) => r.models.map((modelId) => ({ modelId, url: r.url }))) },
     reused,

@@ -50,7 +50,21 @@ def server(artifacts, tmp_path_factory):
     )
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "stowage_tracer", "serve", "--models", str(spec_file), "--port", str(port)],
+        # Two workers: the tests below also check that passes running side by side answer as one alone.
+        [
+            sys.executable,
+            "-m",
+            "stowage_tracer",
+            "serve",
+            "--models",
+            str(spec_file),
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+            "--threads",
+            "1",
+        ],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -118,6 +132,7 @@ def test_readyz_healthz_and_models(server):
     listed = json.loads(_get(f"{server}/models")[1])
     assert [m["modelId"] for m in listed["models"]] == MODELS
     assert all(m["loaded"] and m["memoryBytes"] > 0 for m in listed["models"])
+    assert listed["batching"] == {"maxBatch": 8, "windowMs": 2.0, "workers": 2, "threads": 1}
 
 
 def test_metrics_count_requests_and_report_memory(server):

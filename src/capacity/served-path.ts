@@ -29,6 +29,12 @@ export interface ServingSetup {
   batchWindowMs: number;
   /** The SLO the capacity is measured under: it bounds how large the batches the server forms may be. */
   sloP90Ms: number;
+  /**
+   * The server's inference workers and torch threads per worker (src/domain/server-settings.ts): they
+   * change what a device serves. Absent in setups probed before servers had them.
+   */
+  workers?: number;
+  threads?: number;
 }
 
 /** One closed-loop client count of the probe: its windows' rates and P90s. */
@@ -107,9 +113,13 @@ export function calibrationKey(setup: ServingSetup): string {
     'calibration',
     slug(setup.processor),
     slug(setup.instanceType),
-    `${slug(setup.image)}-b${setup.maxBatch}-w${slug(String(setup.batchWindowMs))}-slo${slug(String(setup.sloP90Ms))}.json`,
+    `${slug(setup.image)}-b${setup.maxBatch}-w${slug(String(setup.batchWindowMs))}-slo${slug(String(setup.sloP90Ms))}${serverPart(setup)}.json`,
   ].join('/');
 }
+
+/** Workers × threads in the key, so a calibration is never reused for a server set up otherwise. */
+const serverPart = (setup: ServingSetup) =>
+  setup.workers === undefined ? '' : `-k${setup.workers}x${setup.threads ?? 0}`;
 
 /** Splits the probe's served cost into a fixed overhead and a forward scale (see the module comment). */
 export function calibrationFromProbe(setup: ServingSetup, probe: ServedPathProbe): Calibration {

@@ -16,6 +16,7 @@ import {
   SPEC_HASH,
 } from './labels';
 import { routingConfigMapName, serverName, stableHash } from './names';
+import { chooseServerSettings, serverSettingsArgs, type ServerSettings } from '../domain/server-settings';
 
 /**
  * Manifests of a placement on Kubernetes: per packed device in use one model server —
@@ -133,6 +134,22 @@ export function serviceUrl(name: string, namespace: string): string {
   return `http://${name}.${namespace}.svc.cluster.local:${SERVER_PORT}`;
 }
 
+/** Whole cores of a CPU quantity ("2", "1.5", "500m"), at least one. */
+export function wholeCores(quantity: string): number {
+  const cores = quantity.endsWith('m') ? Number(quantity.slice(0, -1)) / 1000 : Number(quantity);
+  return Math.max(1, Math.floor(Number.isFinite(cores) ? cores : 1));
+}
+
+/** The server's workers and threads for the cores its pod requests (src/domain/server-settings.ts). */
+function podServerSettings(spec: FleetSpec, group: NodeGroupTarget): ServerSettings {
+  return chooseServerSettings({
+    processor: group.processor,
+    cores: wholeCores(spec.cpuPerServer ?? '1'),
+    heaviestForwardMs: null,
+    sloP90Ms: 0,
+  });
+}
+
 function renderServer(
   spec: FleetSpec,
   group: NodeGroupTarget,
@@ -208,7 +225,7 @@ function renderServer(
               name: 'model-server',
               image,
               ports: [{ name: 'http', containerPort: SERVER_PORT, protocol: 'TCP' }],
-              args: ['--models', MODELS_FILE],
+              args: ['--models', MODELS_FILE, ...serverSettingsArgs(podServerSettings(spec, group))],
               env: [
                 { name: 'STOWAGE_SERVER', value: name },
                 { name: 'STOWAGE_PROCESSOR', value: group.processor },

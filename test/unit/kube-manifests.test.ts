@@ -130,7 +130,15 @@ describe('kubernetes manifests', () => {
     assert.deepEqual(container.readinessProbe.httpGet, { path: '/readyz', port: 'http' });
     assert.equal(deployment.spec.progressDeadlineSeconds, 600);
     assert.equal(deployment.spec.strategy.type, 'RollingUpdate');
-    assert.deepEqual(container.args, ['--models', '/etc/stowage/models.json']);
+    // One worker per requested core, one torch thread each (the pod requests one core by default).
+    assert.deepEqual(container.args, [
+      '--models',
+      '/etc/stowage/models.json',
+      '--workers',
+      '1',
+      '--threads',
+      '1',
+    ]);
     const data = shape<{ data: Record<string, string> }>(first.config).data;
     assert.deepEqual(JSON.parse(data['models.json']), {
       models: [

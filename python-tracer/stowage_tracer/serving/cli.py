@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from pathlib import Path
 
 
@@ -19,7 +20,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--max-batch", type=int, default=8, help="micro-batch size limit; 1 turns batching off"
     )
     serve.add_argument("--batch-window-ms", type=float, default=2.0, help="how long a batch waits to fill")
-    serve.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
+    serve.add_argument(
+        "--workers", type=int, default=1, help="inference threads, each running one forward pass at a time"
+    )
+    serve.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch intra-op threads of each worker (0: the process's cores shared among the workers)",
+    )
     serve.add_argument(
         "--exit-with-parent", action="store_true", help="stop when the process that started it dies"
     )
@@ -36,15 +45,30 @@ def run(args: argparse.Namespace) -> int:
     from .model import read_specs
 
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    if args.max_batch < 1 or args.batch_window_ms < 0:
-        raise SystemExit("--max-batch must be ≥ 1 and --batch-window-ms ≥ 0")
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
+    if args.max_batch < 1 or args.batch_window_ms < 0 or args.workers < 1 or args.threads < 0:
+        raise SystemExit("--max-batch and --workers must be ≥ 1, --batch-window-ms and --threads ≥ 0")
+    threads = args.threads
+    if threads == 0 and args.workers > 1:
+        # Torch's default is every core for each worker: N workers would then fight over them.
+        threads = max(1, len(os.sched_getaffinity(0)) // args.workers)
+    policy = BatchPolicy(args.max_batch, args.batch_window_ms, args.workers, threads)
+    if threads > 0:
+        torch.set_num_threads(threads)
     specs = read_specs(args.models)
     if args.exit_with_parent:
         _exit_with_parent()
-    app = create_app(specs, BatchPolicy(args.max_batch, args.batch_window_ms), args.device)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    app = create_app(specs, policy, args.device)
+    # uvloop and httptools: the event loop and HTTP parser in C, not uvicorn's pure-Python fallbacks.
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+    )
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +58,7 @@ class ServedModel:
         if not tok:
             raise ValueError(f"model {spec.model_id}: manifest has no tokenizer, cannot take text input")
         self.tokenizer = AutoTokenizer.from_pretrained(str(spec.path / tok))
+        self._tokenizer_lock = threading.Lock()
         self.module = torch.jit.load(str(spec.path / "model.pt"), map_location=self.device).eval()
         self.memory_bytes = sum(
             t.numel() * t.element_size() for t in [*self.module.parameters(), *self.module.buffers()]
@@ -71,16 +73,22 @@ class ServedModel:
         self.dynamic_length = False
         self.warm_ = False
 
-    def encode(self, pairs: list[tuple[str, str]]) -> tuple[torch.Tensor, torch.Tensor]:
-        # Fixed max_length padding, as traced: every request has the same shape, so batching changes nothing.
-        enc = self.tokenizer(
-            [p[0] for p in pairs],
-            [p[1] for p in pairs],
-            padding="max_length",
-            truncation=True,
-            max_length=self.sequence_length,
-            return_tensors="pt",
-        )
+    def encode(
+        self, pairs: list[tuple[str, str]], padding: str = "max_length"
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        # "max_length" pads as traced; "longest" pads only to the batch's longest question (for a trace
+        # that accepts shorter sequences: the padding is masked out of attention anyway).
+        # A fast tokenizer is one Rust object that a call may reconfigure (padding, truncation), and two
+        # worker threads calling it at once fail with "Already borrowed": one call at a time per model.
+        with self._tokenizer_lock:
+            enc = self.tokenizer(
+                [p[0] for p in pairs],
+                [p[1] for p in pairs],
+                padding=padding,
+                truncation=True,
+                max_length=self.sequence_length,
+                return_tensors="pt",
+            )
         return enc["input_ids"], enc["attention_mask"]
 
     def _forward(self, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -116,11 +124,7 @@ class ServedModel:
 
     def predict(self, pairs: list[tuple[str, str]]) -> list[dict]:
         """Answers for a batch, in order. Runs the model in chunks the trace accepts."""
-        ids, mask = self.encode(pairs)
-        if self.dynamic_length:
-            # Only as long as the longest question in the batch (padding is masked anyway).
-            longest = int(mask.sum(dim=1).max())
-            ids, mask = ids[:, :longest].contiguous(), mask[:, :longest].contiguous()
+        ids, mask = self.encode(pairs, "longest" if self.dynamic_length else "max_length")
         chunk = len(pairs) if self.dynamic_batch else self.traced_batch
         starts, ends = [], []
         for i in range(0, len(pairs), chunk):
@@ -134,16 +138,25 @@ class ServedModel:
             s, e = self._forward(cid, cmask)
             starts.append(s[:n])
             ends.append(e[:n])
-        start_all, end_all = torch.cat(starts), torch.cat(ends)
-        return [self._answer(ids[i], mask[i], start_all[i], end_all[i]) for i in range(len(pairs))]
+        return self._answers(ids, mask, torch.cat(starts), torch.cat(ends))
 
-    def _answer(self, ids: torch.Tensor, mask: torch.Tensor, start: torch.Tensor, end: torch.Tensor) -> dict:
+    def _answers(
+        self, ids: torch.Tensor, mask: torch.Tensor, start: torch.Tensor, end: torch.Tensor
+    ) -> list[dict]:
         # The post's post-processing: the span between argmax(start) and argmax(end) logits, over the
         # question's real tokens only (a span in the padding is no answer, and this keeps answers the same
-        # whether or not the padding was cut).
-        n = int(mask.sum())
-        s = int(torch.argmax(start[:n]))
-        e = int(torch.argmax(end[:n]))
-        tokens = ids[s : e + 1] if e >= s else ids[s : s + 1]
-        answer = self.tokenizer.decode(tokens, skip_special_tokens=True)
-        return {"answer": answer, "start": s, "end": e, "score": float(start[s] + end[e])}
+        # whether or not the padding was cut). One tensor operation for the whole batch, then per answer
+        # only the decoding.
+        real = mask[:, : start.shape[1]].bool()
+        start = start.float().masked_fill(~real, float("-inf"))
+        end = end.float().masked_fill(~real, float("-inf"))
+        s_all = torch.argmax(start, dim=1)
+        e_all = torch.argmax(end, dim=1)
+        scores = (start.gather(1, s_all[:, None]) + end.gather(1, e_all[:, None]))[:, 0].tolist()
+        rows = ids.tolist()
+        answers = []
+        for row, s, e, score in zip(rows, s_all.tolist(), e_all.tolist(), scores, strict=True):
+            tokens = row[s : e + 1] if e >= s else row[s : s + 1]
+            answer = self.tokenizer.decode(tokens, skip_special_tokens=True)
+            answers.append({"answer": answer, "start": s, "end": e, "score": score})
+        return answers

@@ -44,6 +44,7 @@ def build(
     layers: int = 2,
     sequence_length: int = SEQUENCE_LENGTH,
     seed: int = 0,
+    bert_base: bool = False,
 ) -> Path:
     """Writes one tiny traced model; returns its artifact folder. Idempotent: an existing one is kept."""
     from transformers import BertConfig, BertForQuestionAnswering, BertTokenizerFast
@@ -61,15 +62,20 @@ def build(
 
     # A different seed per model id, so models give different answers and a mis-route is visible.
     torch.manual_seed(seed + sum(model_id.encode()))
-    config = BertConfig(
-        vocab_size=len(vocab),
-        hidden_size=hidden,
-        num_hidden_layers=layers,
-        num_attention_heads=2,
-        intermediate_size=hidden * 2,
-        max_position_embeddings=max(64, sequence_length),
-        torchscript=True,
+    # bert_base: BertConfig's default shape (hidden 768, 12 layers and heads, 110M parameters less the
+    # vocabulary's), the post's model size with random weights, for serving benchmarks.
+    shape = (
+        {}
+        if bert_base
+        else {
+            "hidden_size": hidden,
+            "num_hidden_layers": layers,
+            "num_attention_heads": 2,
+            "intermediate_size": hidden * 2,
+            "max_position_embeddings": max(64, sequence_length),
+        }
     )
+    config = BertConfig(vocab_size=len(vocab), torchscript=True, **shape)
     model = _Logits(BertForQuestionAnswering(config).eval())
     enc = tokenizer(
         "HuggingFace is based in New York City",
@@ -114,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hidden", type=int, default=32)
     parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--sequence-length", type=int, default=SEQUENCE_LENGTH)
+    parser.add_argument("--bert-base", action="store_true", help="BertConfig's default shape")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     folders = {
@@ -125,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
                 hidden=args.hidden,
                 layers=args.layers,
                 sequence_length=args.sequence_length,
+                bert_base=args.bert_base,
             )
         )
         for m in args.models.split(",")

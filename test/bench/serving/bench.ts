@@ -12,15 +12,15 @@
  * (default), server (question 1 only) or sweep (question 2 only, with a second adaptive run after the
  * linear one: on a shared machine the run-to-run spread is the yardstick for the ±5%).
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { projectPaths } from '../../../src/config/paths';
 import { freePort } from '../../../src/dev/ports';
-import { kneeOf, nextStep, verdict, type KneePlan, type Slo } from '../../../src/domain/knee';
+import { kneeOf, type Slo } from '../../../src/domain/knee';
 import type { StepFigures } from '../../../src/domain/load-sweep';
+import { adaptive, buildTracedModels, k6Steps, type Target } from './harness';
 
 const paths = projectPaths();
 const STEP_SECONDS = Number(process.env.BENCH_STEP_SECONDS ?? 6);
@@ -33,25 +33,14 @@ const work = fs.mkdtempSync(path.join(os.tmpdir(), 'stowage-bench-'));
 
 async function buildModels(): Promise<string> {
   // A small BERT (4 layers, hidden 256) traced at the post's sequence length, 128 tokens.
-  const { stdout } = await promisify(execFile)(
-    paths.python,
-    [
-      '-m',
-      'stowage_tracer.serving.tiny_artifacts',
-      '--root',
-      path.join(work, 'artifacts'),
-      '--models',
-      MODELS.join(','),
-      '--hidden',
-      '256',
-      '--layers',
-      '4',
-      '--sequence-length',
-      '128',
-    ],
-    { cwd: paths.pythonTracer },
-  );
-  const folders = JSON.parse(stdout) as Record<string, string>;
+  const folders = await buildTracedModels(path.join(work, 'artifacts'), MODELS, [
+    '--hidden',
+    '256',
+    '--layers',
+    '4',
+    '--sequence-length',
+    '128',
+  ]);
   const file = path.join(work, 'models.json');
   fs.writeFileSync(
     file,
@@ -90,70 +79,14 @@ async function stopServer(child: ChildProcess): Promise<void> {
   clearTimeout(t);
 }
 
-async function k6Steps(port: number, rates: number[]): Promise<StepFigures[]> {
-  const table = path.join(work, `routing-${port}.json`);
-  fs.writeFileSync(
-    table,
-    JSON.stringify({ routes: MODELS.map((modelId) => ({ modelId, url: `http://127.0.0.1:${port}` })) }),
-  );
-  const summary = path.join(work, `summary-${port}.json`);
-  await promisify(execFile)(
-    'taskset',
-    [
-      '-c',
-      K6_CPU,
-      path.join(paths.toolsBin, 'k6'),
-      'run',
-      '--quiet',
-      '--no-usage-report',
-      path.join(paths.root, 'k6', 'sweep.ts'),
-    ],
-    {
-      env: {
-        ...process.env,
-        ROUTING_TABLE: table,
-        RATES: rates.join(','),
-        STEP_SECONDS: String(STEP_SECONDS),
-        MAX_VUS: '300',
-        SUMMARY_FILE: summary,
-      },
-      maxBuffer: 64 * 2 ** 20,
-    },
-  );
-  return (JSON.parse(fs.readFileSync(summary, 'utf8')) as { steps: StepFigures[] }).steps;
-}
-
-/** Median single-request latency (ms), to start the ramp near the knee. */
-async function sequentialMs(port: number): Promise<number> {
-  const times: number[] = [];
-  for (let i = 0; i < 30; i++) {
-    const t = performance.now();
-    await fetch(`http://127.0.0.1:${port}/predictions/${MODELS[i % MODELS.length]}`).then((r) => r.text());
-    times.push(performance.now() - t);
-  }
-  return times.sort((a, b) => a - b)[15];
-}
-
-async function adaptive(port: number, log: (s: string) => void) {
-  const startRate = Math.max(1, Math.round(1000 / (await sequentialMs(port)) / 2));
-  const plan: KneePlan = { startRate, minRate: 1, maxRate: 5000, factor: 2, tolerance: 0.05, maxSteps: 8 };
-  const steps: StepFigures[] = [];
-  for (;;) {
-    const next = nextStep(steps, plan, SLO);
-    if (next.kind === 'done') {
-      const knee = kneeOf(steps, SLO);
-      log(
-        `  adaptive: ${steps.length} steps, ${next.reason}, knee ${knee?.achievedRate.toFixed(1)} req/s @ P90 ${knee?.p90Ms?.toFixed(1)} ms`,
-      );
-      return { steps, knee, reason: next.reason };
-    }
-    const [figures] = await k6Steps(port, [next.rate]);
-    log(
-      `  step ${steps.length} ${next.phase} offered ${next.rate} → achieved ${figures.achievedRate.toFixed(1)}, P90 ${figures.p90Ms?.toFixed(1)} ms, errors ${(figures.errorRate * 100).toFixed(2)}%, dropped ${figures.droppedIterations}: ${verdict(figures, SLO)}`,
-    );
-    steps.push(figures);
-  }
-}
+/** The k6 target of a server on `port`, k6 pinned to its own core. */
+const target = (port: number): Target => ({
+  url: `http://127.0.0.1:${port}`,
+  models: MODELS,
+  work,
+  stepSeconds: STEP_SECONDS,
+  k6Cpus: K6_CPU,
+});
 
 async function main(): Promise<void> {
   const lines: string[] = [];
@@ -195,7 +128,7 @@ async function main(): Promise<void> {
     const port = await freePort();
     const server = await startServer(variant.args, port);
     try {
-      const found = await adaptive(port, log);
+      const found = await adaptive(target(port), SLO, log);
       results.push({
         variant: variant.name,
         knee: found.knee,
@@ -206,7 +139,7 @@ async function main(): Promise<void> {
         // The reference: 20 evenly spaced rates up to 1.5× the adaptive knee, one k6 run.
         const top = found.knee.achievedRate * 1.5;
         const rates = Array.from({ length: 20 }, (_, k) => Math.round((top * (k + 1) * 100) / 20) / 100);
-        const steps = await k6Steps(port, rates);
+        const steps = await k6Steps(target(port), rates);
         const knee = kneeOf(steps, SLO);
         const diff = knee ? (found.knee.achievedRate - knee.achievedRate) / knee.achievedRate : null;
         log(
@@ -215,7 +148,7 @@ async function main(): Promise<void> {
         linear = { rates, knee, adaptiveDifference: diff, steps };
         if (part === 'sweep') {
           log('  adaptive again, after the linear sweep:');
-          const again = await adaptive(port, log);
+          const again = await adaptive(target(port), SLO, log);
           const diff2 =
             knee && again.knee ? (again.knee.achievedRate - knee.achievedRate) / knee.achievedRate : null;
           log(

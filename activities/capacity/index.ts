@@ -71,6 +71,46 @@ export function concurrencyLevels(max: number): number[] {
   return [...levels, max];
 }
 
+/**
+ * The next client count the served-path probe measures, from the levels measured so far, or undefined
+ * when the search is over. Doubling from 1 until a level misses the SLO or adds under 5%; then, because
+ * doubling is coarse where the SLO cuts the ramp (a large model's capacity within it often lies between
+ * 2 and 4 clients: two workers, each idle while its client is between requests), the client counts
+ * between the last level within the SLO and the first beyond it, bisected. A level counts as measured
+ * once its windows agree or ran out (a resumed attempt finishes one it had begun).
+ */
+export function nextProbeConcurrency(
+  levels: ProbeLevel[],
+  search: { maxConcurrency: number; sloP90Ms: number; maxWindows: number },
+): number | undefined {
+  const measured = (c: number) =>
+    levels.find(
+      (l) => l.concurrency === c && (l.windows.length >= search.maxWindows || isStableRate(l.windows)),
+    );
+  const within = (l: ProbeLevel) => levelP90(l) <= search.sloP90Ms;
+  let passed: ProbeLevel | undefined;
+  let missed: ProbeLevel | undefined;
+  for (const c of concurrencyLevels(search.maxConcurrency)) {
+    const level = measured(c);
+    if (!level) return c;
+    if (!within(level)) {
+      missed = level;
+      break;
+    }
+    const gained = !passed || level.rps >= passed.rps * (1 + MIN_LEVEL_GAIN);
+    passed = level;
+    if (!gained) return undefined;
+  }
+  while (passed && missed && missed.concurrency - passed.concurrency > 1) {
+    const mid = Math.floor((passed.concurrency + missed.concurrency) / 2);
+    const level = measured(mid);
+    if (!level) return mid;
+    if (within(level)) passed = level;
+    else missed = level;
+  }
+  return undefined;
+}
+
 /** A level's P90: the median of its last three windows' (one slow window is not the level). */
 function levelP90(level: ProbeLevel): number {
   const last = [...level.p90Ms.slice(-3)].sort((a, b) => a - b);
@@ -136,7 +176,8 @@ export function createCapacityActivities(
     /**
      * The served path's capacity under the SLO: closed-loop clients doubling from 1, each level measured
      * in windows until the last three agree (src/capacity/stable-rate) or `maxWindows` ran, until a level
-     * misses the SLO or adds under 5%. Small models serve full batches well within the SLO; a large
+     * misses the SLO or adds under 5%; then client counts between the last level within the SLO and the
+     * first beyond it, bisected. Small models serve full batches well within the SLO; a large
      * model's batch of 8 takes longer than the SLO allows, so its capacity is that of smaller batches.
      * Heartbeats the levels measured so far, and a retried attempt continues from them.
      */
@@ -146,7 +187,8 @@ export function createCapacityActivities(
       const resumed = ctx.info.heartbeatDetails as { levels?: ProbeLevel[] } | undefined;
       const earlier = Array.isArray(resumed?.levels) ? resumed.levels : (input.levels ?? []);
       const levels: ProbeLevel[] = earlier.map((l) => ({ ...l }));
-      for (const concurrency of concurrencyLevels(input.maxConcurrency)) {
+      /** One client count, measured until its windows agree (or resumed where an attempt left it). */
+      const measureLevel = async (concurrency: number): Promise<void> => {
         let level = levels.find((l) => l.concurrency === concurrency);
         if (!level) {
           level = { concurrency, windows: [], p90Ms: [], rps: 0, stable: false };
@@ -177,11 +219,15 @@ export function createCapacityActivities(
           level.stable = isStableRate(level.windows);
           ctx.heartbeat({ levels });
         }
-        const previous = levels[levels.indexOf(level) - 1];
-        if (levelP90(level) > input.sloP90Ms) break;
-        if (previous && level.rps < previous.rps * (1 + MIN_LEVEL_GAIN)) break;
-      }
-      const within = levels.filter((l) => levelP90(l) <= input.sloP90Ms);
+      };
+      const withinSlo = (level: ProbeLevel) => levelP90(level) <= input.sloP90Ms;
+      for (
+        let next = nextProbeConcurrency(levels, input);
+        next !== undefined;
+        next = nextProbeConcurrency(levels, input)
+      )
+        await measureLevel(next);
+      const within = levels.filter(withinSlo);
       const best = (within.length > 0 ? within : levels.slice(0, 1)).reduce((a, b) =>
         b.rps > a.rps ? b : a,
       );

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { concurrencyLevels } from '../../activities/capacity';
+import { concurrencyLevels, nextProbeConcurrency } from '../../activities/capacity';
 import { parseCalibrateInput } from '../../src/capacity/calibrate-input';
 import { checkCapacity, deviceVerdict } from '../../src/capacity/check';
 import { capacityPlan, deviceLabel } from '../../src/capacity/plan';
@@ -163,6 +163,33 @@ describe('capacity model: the probe’s client counts', () => {
     assert.deepEqual(concurrencyLevels(16), [1, 2, 4, 8, 16]);
     assert.deepEqual(concurrencyLevels(12), [1, 2, 4, 8, 12]);
     assert.deepEqual(concurrencyLevels(1), [1]);
+  });
+
+  it('the probe bisects client counts between the last level within the SLO and the first beyond it', () => {
+    const search = { maxConcurrency: 16, sloP90Ms: 300, maxWindows: 8 };
+    const level = (concurrency: number, rps: number, p90: number) => ({
+      concurrency,
+      windows: [rps, rps, rps],
+      p90Ms: [p90, p90, p90],
+      rps,
+      stable: true,
+    });
+    const levels = [level(1, 8, 130), level(2, 12, 170)];
+    assert.equal(nextProbeConcurrency(levels, search), 4);
+    levels.push(level(4, 15, 420));
+    assert.equal(nextProbeConcurrency(levels, search), 3, 'between 2 (within) and 4 (beyond)');
+    levels.push(level(3, 14.5, 250));
+    assert.equal(nextProbeConcurrency(levels, search), undefined, 'adjacent: the search is over');
+    // a level begun but not settled is finished first (a resumed attempt)
+    const begun = [level(1, 8, 130), { ...level(2, 12, 170), windows: [12], stable: false }];
+    assert.equal(nextProbeConcurrency(begun, search), 2);
+    // a level that adds under 5% ends the ramp without a bisection
+    assert.equal(nextProbeConcurrency([level(1, 100, 20), level(2, 102, 25)], search), undefined);
+    // beyond the SLO from 8 to 16: 12, then 10 or 14
+    const wide = [1, 2, 4, 8].map((c) => level(c, c * 50, 40)).concat(level(16, 500, 400));
+    assert.equal(nextProbeConcurrency(wide, search), 12);
+    assert.equal(nextProbeConcurrency([...wide, level(12, 480, 350)], search), 10);
+    assert.equal(nextProbeConcurrency([...wide, level(12, 480, 250)], search), 14);
   });
 });
 

@@ -87,7 +87,7 @@ export function nextProbeConcurrency(
     levels.find(
       (l) => l.concurrency === c && (l.windows.length >= search.maxWindows || isStableRate(l.windows)),
     );
-  const within = (l: ProbeLevel) => levelP90(l) <= search.sloP90Ms;
+  const within = (l: ProbeLevel) => withinSlo(l, search.sloP90Ms);
   let passed: ProbeLevel | undefined;
   let missed: ProbeLevel | undefined;
   for (const c of concurrencyLevels(search.maxConcurrency)) {
@@ -115,6 +115,11 @@ export function nextProbeConcurrency(
 function levelP90(level: ProbeLevel): number {
   const last = [...level.p90Ms.slice(-3)].sort((a, b) => a - b);
   return last[Math.floor(last.length / 2)] ?? Infinity;
+}
+
+/** Whether a level's P90 stays within the SLO: the one test both the search and the choice of level use. */
+function withinSlo(level: ProbeLevel, sloP90Ms: number): boolean {
+  return levelP90(level) <= sloP90Ms;
 }
 
 /** How busy the machine is: tests pass their own to decide contention. */
@@ -220,14 +225,13 @@ export function createCapacityActivities(
           ctx.heartbeat({ levels });
         }
       };
-      const withinSlo = (level: ProbeLevel) => levelP90(level) <= input.sloP90Ms;
       for (
         let next = nextProbeConcurrency(levels, input);
         next !== undefined;
         next = nextProbeConcurrency(levels, input)
       )
         await measureLevel(next);
-      const within = levels.filter(withinSlo);
+      const within = levels.filter((l) => withinSlo(l, input.sloP90Ms));
       const best = (within.length > 0 ? within : levels.slice(0, 1)).reduce((a, b) =>
         b.rps > a.rps ? b : a,
       );

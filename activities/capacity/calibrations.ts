@@ -22,7 +22,8 @@ export async function readCalibrations(
     const calibration = await artifacts.readJson<Calibration>(key);
     const processor = calibration.setup.processor;
     const held = byProcessor.get(processor);
-    if (held && servedCostMs(1, held.calibration) >= servedCostMs(1, calibration)) continue;
+    // Compared as measured (cap 1): which path is dearer does not depend on the headroom a pack keeps.
+    if (held && servedCostMs(1, held.calibration, 1) >= servedCostMs(1, calibration, 1)) continue;
     byProcessor.set(processor, {
       calibration,
       use: {
@@ -30,6 +31,7 @@ export async function readCalibrations(
         probedAt: calibration.probe.measuredAt,
         checkedAt: calibration.checks.at(-1)?.measuredAt ?? null,
         probeTrusted: calibration.probe.stable && !calibration.probe.contended,
+        sloBound: calibration.sloBound ?? false,
         overheadMs: calibration.overheadMs,
         forwardScale: calibration.forwardScale,
         capacityFactor: calibration.capacityFactor,

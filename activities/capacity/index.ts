@@ -15,6 +15,7 @@ import {
   type ServedPathProbe,
   type ServingSetup,
   withCapacityCheck,
+  withinSlo,
 } from '../../src/capacity/served-path';
 import { isStableRate, settledRate } from '../../src/capacity/stable-rate';
 import type { ProjectPaths } from '../../src/config/paths';
@@ -109,17 +110,6 @@ export function nextProbeConcurrency(
     else missed = level;
   }
   return undefined;
-}
-
-/** A level's P90: the median of its last three windows' (one slow window is not the level). */
-function levelP90(level: ProbeLevel): number {
-  const last = [...level.p90Ms.slice(-3)].sort((a, b) => a - b);
-  return last[Math.floor(last.length / 2)] ?? Infinity;
-}
-
-/** Whether a level's P90 stays within the SLO: the one test both the search and the choice of level use. */
-function withinSlo(level: ProbeLevel, sloP90Ms: number): boolean {
-  return levelP90(level) <= sloP90Ms;
 }
 
 /** How busy the machine is: tests pass their own to decide contention. */

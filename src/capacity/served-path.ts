@@ -15,6 +15,13 @@
  * - capacityFactor: the closed loop, 1 until a sweep measured the fleet; then measured knee / planned
  *   capacity of the devices it measured, so the next pack plans against what was measured.
  *
+ * The packer keeps every device under a compute cap u (0.83 by default): headroom for the queueing that
+ * open-loop traffic adds near saturation. A probe whose ramp the SLO ended (the next client count left
+ * it) measured a rate whose queueing already fills the SLO; the cap's headroom is then inside the figure
+ * and applying it again under-promises by 1/u. Such a calibration is `sloBound`, and its served cost is
+ * scaled by u, so that at the cap the plan promises the probe's rate. A probe that stopped for lack of
+ * gain, far inside the SLO, measured saturation, and the cap applies in full.
+ *
  * A model's compute demand is its expected rate × costMs / 1000 (the share of one device it keeps busy),
  * and a device's planned capacity at the compute cap u is u × Σrate / Σ(rate × costMs / 1000): the request
  * rate at which, with traffic in the planned mix, the device reaches the cap.
@@ -87,6 +94,8 @@ export function isContended(loadAverage: number, cpus: number): boolean {
 
 export interface Calibration {
   setup: ServingSetup;
+  /** The probe's rate is bounded by the SLO, not by saturation (see the module comment); absent: false. */
+  sloBound?: boolean;
   overheadMs: number;
   forwardScale: number;
   capacityFactor: number;
@@ -121,12 +130,33 @@ export function calibrationKey(setup: ServingSetup): string {
 const serverPart = (setup: ServingSetup) =>
   setup.workers === undefined ? '' : `-k${setup.workers}x${setup.threads ?? 0}`;
 
+/** A level's P90: the median of its last three windows' (one slow window is not the level). */
+function levelP90(level: ProbeLevel): number {
+  const last = [...level.p90Ms.slice(-3)].sort((a, b) => a - b);
+  return last[Math.floor(last.length / 2)] ?? Infinity;
+}
+
+/** Whether a level's P90 stays within the SLO: the one test the probe's search, its choice and the calibration use. */
+export function withinSlo(level: ProbeLevel, sloP90Ms: number): boolean {
+  return levelP90(level) <= sloP90Ms;
+}
+
+/**
+ * Whether the SLO, not saturation, bounded the probe: its chosen level met the SLO and a level with more
+ * clients did not. A probe that met the SLO nowhere is bounded by it too (its capacity is one client's).
+ */
+export function isSloBound(probe: ServedPathProbe, sloP90Ms: number): boolean {
+  if (probe.sloMet === false) return true;
+  return (probe.levels ?? []).some((l) => l.concurrency > probe.concurrency && !withinSlo(l, sloP90Ms));
+}
+
 /** Splits the probe's served cost into a fixed overhead and a forward scale (see the module comment). */
 export function calibrationFromProbe(setup: ServingSetup, probe: ServedPathProbe): Calibration {
   const servedMs = 1000 / probe.saturationRps;
   const forward = Math.max(1e-6, probe.meanForwardMs);
   return {
     setup,
+    sloBound: isSloBound(probe, setup.sloP90Ms),
     overheadMs: round(Math.max(0, servedMs - forward), 4),
     forwardScale: round(Math.min(1, servedMs / forward), 4),
     capacityFactor: 1,
@@ -135,10 +165,18 @@ export function calibrationFromProbe(setup: ServingSetup, probe: ServedPathProbe
   };
 }
 
-/** The served cost of one request of a model, in ms of one device. Without calibration: forward only. */
-export function servedCostMs(forwardMs: number, calibration: Calibration | undefined): number {
+/**
+ * The served cost of one request of a model, in ms of one device, for a pack under `computeCap`.
+ * Without calibration: forward only.
+ */
+export function servedCostMs(
+  forwardMs: number,
+  calibration: Calibration | undefined,
+  computeCap: number,
+): number {
   if (!calibration) return forwardMs;
-  return (calibration.overheadMs + calibration.forwardScale * forwardMs) / calibration.capacityFactor;
+  const cost = (calibration.overheadMs + calibration.forwardScale * forwardMs) / calibration.capacityFactor;
+  return calibration.sloBound ? cost * computeCap : cost;
 }
 
 /** What a profile says about a model, in the fields the served-path model reads. */
@@ -154,10 +192,14 @@ export interface ProfiledDemand {
  * profile's own estimate; a model whose throughput could not be measured is given a whole device rather
  * than guessed at.
  */
-export function demandedCompute(demand: ProfiledDemand, calibration: Calibration | undefined): number {
+export function demandedCompute(
+  demand: ProfiledDemand,
+  calibration: Calibration | undefined,
+  computeCap: number,
+): number {
   const forwardMs = forwardMsOf(demand);
   if (calibration && forwardMs !== null) {
-    return computeDemand(demand.expectedRequestsPerSecond, forwardMs, calibration);
+    return computeDemand(demand.expectedRequestsPerSecond, forwardMs, calibration, computeCap);
   }
   return demand.compute ?? 1;
 }
@@ -169,9 +211,14 @@ export function forwardMsOf(demand: ProfiledDemand): number | null {
   return demand.forwardMs ?? (demand.compute !== null && rate > 0 ? (demand.compute * 1000) / rate : null);
 }
 
-/** The share of one device a model keeps busy at its expected rate. */
-export function computeDemand(ratePerSecond: number, forwardMs: number, calibration?: Calibration): number {
-  return round((ratePerSecond * servedCostMs(forwardMs, calibration)) / 1000, 6);
+/** The share of one device a model keeps busy at its expected rate, for a pack under `computeCap`. */
+export function computeDemand(
+  ratePerSecond: number,
+  forwardMs: number,
+  calibration: Calibration | undefined,
+  computeCap: number,
+): number {
+  return round((ratePerSecond * servedCostMs(forwardMs, calibration, computeCap)) / 1000, 6);
 }
 
 export interface DeviceLoad {

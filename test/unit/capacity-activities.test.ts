@@ -75,6 +75,7 @@ describe('capacity activities', () => {
           probedAt: calibration.probe.measuredAt,
           checkedAt: null,
           probeTrusted: true,
+          sloBound: false,
           overheadMs: calibration.overheadMs,
           forwardScale: calibration.forwardScale,
           capacityFactor: calibration.capacityFactor,

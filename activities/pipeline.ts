@@ -199,7 +199,6 @@ async function packingProblem(
   const demands = new Map<string, PackingProblem['models'][number]['demands']>();
   const loads = new Map<string, ModelLoad>();
   let untrusted = 0;
-  const computeCap = input.limits.computeFraction ?? DEFAULT_COMPUTE_FRACTION;
   for (const key of input.traceBatches) {
     const batch = await artifacts.readJson<TraceBatchRecord>(key);
     const calibration = calibrations.get(batch.processor)?.calibration;
@@ -208,7 +207,7 @@ async function packingProblem(
       if (demand.measurement && (!demand.measurement.stable || demand.measurement.contended)) untrusted++;
       const entry = {
         memoryGiB: demand.memoryGiB,
-        compute: demandedCompute(demand, calibration, computeCap),
+        compute: demandedCompute(demand, calibration),
         hostMemoryGiB: demand.hostMemoryGiB,
       };
       demands.set(traced.modelId, { ...demands.get(traced.modelId), [batch.processor]: entry });

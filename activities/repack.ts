@@ -18,13 +18,7 @@ import {
 } from '../src/domain/repack';
 import type { Processor } from '../src/domain/task-queues';
 import { InventoryError, readInventory } from '../src/inventory';
-import {
-  DEFAULT_COMPUTE_FRACTION,
-  pack,
-  PackingInputError,
-  type PackingProblem,
-  type Placement,
-} from '../src/packing';
+import { pack, PackingInputError, type PackingProblem, type Placement } from '../src/packing';
 import { type ModelSpec, traceOptionsFor } from '../src/pipeline/input';
 import { isServerAlive } from './load/servers';
 import { type AppliedCalibration, latestCalibrations } from './capacity/calibrations';
@@ -231,7 +225,6 @@ export function createRepackActivities(artifacts: ArtifactStore) {
                       forwardMs: d.forwardMs,
                     },
                     calibrations.get(p)?.calibration,
-                    input.limits?.computeFraction ?? DEFAULT_COMPUTE_FRACTION,
                   );
                   return [p, { memoryGiB: d.memoryGiB, compute, hostMemoryGiB: d.hostMemoryGiB }];
                 }),

@@ -125,6 +125,7 @@ export async function calibrate(raw: CalibrateInput): Promise<CalibrateResult> {
       stable: chosen.stable,
       levels: measured.levels,
       sloMet: measured.sloMet,
+      ...(measured.openLoop ? { openLoop: measured.openLoop } : {}),
       saturationRps: measured.saturationRps,
       meanForwardMs: sample.meanForwardMs,
       loadAverage: measured.loadAverage,

@@ -451,7 +451,9 @@ function calibrationNote(result: PackStageResult): string {
           (c.checkedAt
             ? `capacity ×${c.capacityFactor.toFixed(2)} measured ${c.checkedAt}`
             : `probed ${c.probedAt}`) +
-          (c.sloBound ? ', bounded by the SLO (the cap’s headroom is inside it)' : '') +
+          (c.openLoopShare != null
+            ? `, open loop keeps ${c.openLoopShare.toFixed(2)} of the probe's rate`
+            : '') +
           (c.probeTrusted ? '' : ' (probe unstable or contended: `stowage calibrate` measures it again)'),
       )
       .join('')

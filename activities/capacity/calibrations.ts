@@ -22,8 +22,7 @@ export async function readCalibrations(
     const calibration = await artifacts.readJson<Calibration>(key);
     const processor = calibration.setup.processor;
     const held = byProcessor.get(processor);
-    // Compared as measured (cap 1): which path is dearer does not depend on the headroom a pack keeps.
-    if (held && servedCostMs(1, held.calibration, 1) >= servedCostMs(1, calibration, 1)) continue;
+    if (held && servedCostMs(1, held.calibration) >= servedCostMs(1, calibration)) continue;
     byProcessor.set(processor, {
       calibration,
       use: {
@@ -31,7 +30,7 @@ export async function readCalibrations(
         probedAt: calibration.probe.measuredAt,
         checkedAt: calibration.checks.at(-1)?.measuredAt ?? null,
         probeTrusted: calibration.probe.stable && !calibration.probe.contended,
-        sloBound: calibration.sloBound ?? false,
+        openLoopShare: calibration.probe.openLoop?.share ?? null,
         overheadMs: calibration.overheadMs,
         forwardScale: calibration.forwardScale,
         capacityFactor: calibration.capacityFactor,

@@ -11,16 +11,20 @@ import {
   forwardMsOf,
   isContended,
   latestCalibrationKey,
+  nextOpenLoopShare,
+  type OpenLoopCheck,
+  type OpenLoopStep,
+  openLoopShareOf,
   type ProbeLevel,
   type ServedPathProbe,
   type ServingSetup,
   withCapacityCheck,
-  withinSlo,
 } from '../../src/capacity/served-path';
 import { isStableRate, settledRate } from '../../src/capacity/stable-rate';
 import type { ProjectPaths } from '../../src/config/paths';
 import type { TraceBatchRecord } from '../../src/domain/pipeline-stages';
 import type { StepFigures } from '../../src/domain/load-sweep';
+import { verdict } from '../../src/domain/knee';
 import { runK6 } from '../load/k6';
 import { tableFile } from '../load/routes';
 import { FailureType } from '../../src/domain/failures';
@@ -41,6 +45,12 @@ export interface MeasureServedPathInput {
   levels?: ProbeLevel[];
 }
 
+/** What a probe attempt heartbeats and a retried attempt resumes from. */
+interface ProbeProgress {
+  levels?: ProbeLevel[];
+  openLoop?: OpenLoopStep[];
+}
+
 export interface MeasuredServedPath {
   /** Every concurrency tried, in order; `chosen` indexes the one the capacity comes from. */
   levels: ProbeLevel[];
@@ -48,6 +58,8 @@ export interface MeasuredServedPath {
   /** The most requests/s answered with P90 within the SLO (at the lowest concurrency, if none was). */
   saturationRps: number;
   sloMet: boolean;
+  /** Open-loop steps at shares of the chosen rate; absent when no level met the SLO. */
+  openLoop?: OpenLoopCheck;
   loadAverage: number;
   contended: boolean;
 }
@@ -60,6 +72,23 @@ const MIN_WINDOW_REQUESTS = 60;
 function windowFor(seconds: number, lastRate: number | undefined): number {
   if (!lastRate || lastRate <= 0) return seconds;
   return Math.min(12, Math.max(seconds, Math.ceil(MIN_WINDOW_REQUESTS / lastRate)));
+}
+
+/** An open-loop step lasts long enough for about this many answers (at least three windows, at most 20 s). */
+const OPEN_LOOP_REQUESTS = 150;
+
+/**
+ * A probe step whose server failed its requests: the server is lost. The failure carries the levels
+ * measured before it; the workflow restarts the server and resumes from them.
+ */
+function serverAnswered(figures: StepFigures, levels: ProbeLevel[]): void {
+  if (figures.requests === 0 || figures.errorRate > 0.01) {
+    throw ApplicationFailure.nonRetryable(
+      `the served-path probe's server failed ${figures.failures} of ${figures.requests} requests`,
+      FailureType.ModelServerLost,
+      { levels },
+    );
+  }
 }
 
 /** More clients that add less than this to the answered rate only add queueing: the ramp stops. */
@@ -110,6 +139,17 @@ export function nextProbeConcurrency(
     else missed = level;
   }
   return undefined;
+}
+
+/** A level's P90: the median of its last three windows' (one slow window is not the level). */
+function levelP90(level: ProbeLevel): number {
+  const last = [...level.p90Ms.slice(-3)].sort((a, b) => a - b);
+  return last[Math.floor(last.length / 2)] ?? Infinity;
+}
+
+/** Whether a level's P90 stays within the SLO: the one test both the search and the choice of level use. */
+function withinSlo(level: ProbeLevel, sloP90Ms: number): boolean {
+  return levelP90(level) <= sloP90Ms;
 }
 
 /** How busy the machine is: tests pass their own to decide contention. */
@@ -179,9 +219,11 @@ export function createCapacityActivities(
     async measureServedPath(input: MeasureServedPathInput): Promise<MeasuredServedPath> {
       const ctx = Context.current();
       const table = await tableFile(artifacts, input.tableKey);
-      const resumed = ctx.info.heartbeatDetails as { levels?: ProbeLevel[] } | undefined;
+      const resumed = ctx.info.heartbeatDetails as ProbeProgress | undefined;
       const earlier = Array.isArray(resumed?.levels) ? resumed.levels : (input.levels ?? []);
       const levels: ProbeLevel[] = earlier.map((l) => ({ ...l }));
+      const openLoop: OpenLoopStep[] = Array.isArray(resumed?.openLoop) ? [...resumed.openLoop] : [];
+      const progress = (): ProbeProgress => ({ levels, openLoop });
       /** One client count, measured until its windows agree (or resumed where an attempt left it). */
       const measureLevel = async (concurrency: number): Promise<void> => {
         let level = levels.find((l) => l.concurrency === concurrency);
@@ -199,20 +241,14 @@ export function createCapacityActivities(
               DURATION: String(windowFor(input.windowSeconds, level.windows.at(-1))),
             },
             `served-path probe, ${concurrency} client(s), window ${level.windows.length}`,
+            progress(),
           );
-          if (figures.requests === 0 || figures.errorRate > 0.01) {
-            throw ApplicationFailure.nonRetryable(
-              `the served-path probe's server failed ${figures.failures} of ${figures.requests} requests`,
-              FailureType.ModelServerLost,
-              // What was measured before the loss: the workflow restarts the server and resumes from it.
-              { levels },
-            );
-          }
+          serverAnswered(figures, levels);
           level.windows.push(Math.round(figures.achievedRate * 100) / 100);
           level.p90Ms.push(Math.round((figures.p90Ms ?? Infinity) * 100) / 100);
           level.rps = settledRate(level.windows);
           level.stable = isStableRate(level.windows);
-          ctx.heartbeat({ levels });
+          ctx.heartbeat(progress());
         }
       };
       for (
@@ -225,11 +261,48 @@ export function createCapacityActivities(
       const best = (within.length > 0 ? within : levels.slice(0, 1)).reduce((a, b) =>
         b.rps > a.rps ? b : a,
       );
+      if (within.length === 0) {
+        return { levels, chosen: levels.indexOf(best), saturationRps: best.rps, sloMet: false, ...load() };
+      }
+      // Open-loop steps at shares of the chosen rate, at random models as a sweep offers them: how much
+      // of the closed-loop rate keeps the SLO when arrivals do not wait for answers (src/capacity).
+      for (
+        let share = nextOpenLoopShare(openLoop);
+        share !== undefined;
+        share = nextOpenLoopShare(openLoop)
+      ) {
+        const rate = Math.round(best.rps * share * 100) / 100;
+        const seconds = Math.min(20, Math.max(3 * input.windowSeconds, Math.ceil(OPEN_LOOP_REQUESTS / rate)));
+        const figures = await runK6<{ steps: StepFigures[] }>(
+          paths,
+          'sweep.ts',
+          {
+            ROUTING_TABLE: table,
+            RATES: String(rate),
+            STEP_SECONDS: String(seconds),
+            REQUEST_TIMEOUT_S: '5',
+          },
+          `served-path probe, open loop at ${rate} req/s (${share} of ${best.rps})`,
+          progress(),
+        );
+        const step = figures.steps[0];
+        serverAnswered(step, levels);
+        const slo = { p90Ms: input.sloP90Ms, maxErrorRate: 0.01 };
+        openLoop.push({
+          share,
+          offeredRate: rate,
+          achievedRate: step.achievedRate,
+          p90Ms: step.p90Ms,
+          pass: verdict({ ...step, offeredRate: rate, durationSeconds: seconds }, slo) === 'pass',
+        });
+        ctx.heartbeat(progress());
+      }
       return {
         levels,
         chosen: levels.indexOf(best),
         saturationRps: best.rps,
-        sloMet: within.length > 0,
+        sloMet: true,
+        openLoop: { share: openLoopShareOf(openLoop), steps: openLoop },
         ...load(),
       };
     },

@@ -54,6 +54,8 @@ export async function runK6<T>(
   script: string,
   env: Record<string, string>,
   what: string,
+  /** What the activity has measured so far: every heartbeat carries it, so a retry resumes from it. */
+  progress: object = {},
 ): Promise<T> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'stowage-k6-'));
   const summaryFile = path.join(dir, 'summary.json');
@@ -61,7 +63,7 @@ export async function runK6<T>(
   const ctx = Context.current();
   const startedAt = Date.now();
   const beat = setInterval(
-    () => ctx.heartbeat({ what, elapsedMs: Date.now() - startedAt }),
+    () => ctx.heartbeat({ ...progress, what, elapsedMs: Date.now() - startedAt }),
     HEARTBEAT_EVERY_MS,
   );
   const onCancel = () => run.k6.kill('SIGKILL');

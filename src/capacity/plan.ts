@@ -25,8 +25,8 @@ export interface CalibrationUse {
   checkedAt: string | null;
   /** The probe's windows agreed, and the machine had no other work while it ran. */
   probeTrusted: boolean;
-  /** The probe's rate was bounded by the SLO, so the cap's headroom is already inside it (src/capacity/served-path). */
-  sloBound: boolean;
+  /** The share of the probe's rate open-loop traffic kept within the SLO; null: not measured (cap assumed). */
+  openLoopShare: number | null;
   overheadMs: number;
   forwardScale: number;
   capacityFactor: number;

@@ -1,3 +1,5 @@
+import { DEFAULT_COMPUTE_FRACTION } from '../packing/types';
+
 /**
  * The capacity model: what one request costs a device when it is served, not just when `forward()` runs.
  *
@@ -15,12 +17,15 @@
  * - capacityFactor: the closed loop, 1 until a sweep measured the fleet; then measured knee / planned
  *   capacity of the devices it measured, so the next pack plans against what was measured.
  *
- * The packer keeps every device under a compute cap u (0.83 by default): headroom for the queueing that
- * open-loop traffic adds near saturation. A probe whose ramp the SLO ended (the next client count left
- * it) measured a rate whose queueing already fills the SLO; the cap's headroom is then inside the figure
- * and applying it again under-promises by 1/u. Such a calibration is `sloBound`, and its served cost is
- * scaled by u, so that at the cap the plan promises the probe's rate. A probe that stopped for lack of
- * gain, far inside the SLO, measured saturation, and the cap applies in full.
+ * The packer keeps every device under a compute cap (DEFAULT_COMPUTE_FRACTION, 0.83): the knee of the
+ * throughput–latency curve is where a device reaches it. The closed-loop rate is not that knee: open-loop
+ * traffic (the sweep's, production's) arrives in bursts and queues, and how much of the closed-loop rate
+ * it keeps within the SLO depends on the regime. Small models saturated far inside the SLO kept 0.81 of it
+ * on this machine; a bert-base whose 3 clients already filled the SLO kept 0.91–0.99; a batching bert-base
+ * whose 10 clients did kept 0.6–0.84 in two sweeps. So the probe measures it: open-loop steps at shares of its rate,
+ * bisected, give the highest share that met the SLO (`openLoop.share`). The served cost is scaled so that
+ * the default cap is reached at that share of the probe's rate; a probe without the open-loop steps is
+ * taken as keeping the cap's share, as plans before them assumed.
  *
  * A model's compute demand is its expected rate × costMs / 1000 (the share of one device it keeps busy),
  * and a device's planned capacity at the compute cap u is u × Σrate / Σ(rate × costMs / 1000): the request
@@ -73,6 +78,49 @@ export interface ServedPathProbe {
   /** The machine's 1-minute load average when the windows ended, and whether it had other work. */
   loadAverage?: number;
   contended?: boolean;
+  /** The share of the probe's rate open-loop traffic kept within the SLO; absent in older probes. */
+  openLoop?: OpenLoopCheck;
+}
+
+/** One open-loop step of the probe: a share of its closed-loop rate, offered at random models. */
+export interface OpenLoopStep {
+  share: number;
+  offeredRate: number;
+  achievedRate: number;
+  p90Ms: number | null;
+  pass: boolean;
+}
+
+export interface OpenLoopCheck {
+  /** The highest share that passed (MIN_OPEN_LOOP_SHARE when none did). */
+  share: number;
+  steps: OpenLoopStep[];
+}
+
+/** The open-loop search covers shares from this to 1, to within OPEN_LOOP_RESOLUTION. */
+export const MIN_OPEN_LOOP_SHARE = 0.5;
+const OPEN_LOOP_RESOLUTION = 1 / 16;
+
+/**
+ * The next share of the probe's rate to offer open-loop, or undefined when the search is over: the whole
+ * rate first (batching servers may keep all of it), then bisection between the highest share that passed
+ * (or MIN_OPEN_LOOP_SHARE) and the lowest that failed, to within 1/16.
+ */
+export function nextOpenLoopShare(steps: OpenLoopStep[]): number | undefined {
+  if (steps.length === 0) return 1;
+  const passed = steps.filter((s) => s.pass).map((s) => s.share);
+  const failed = steps.filter((s) => !s.pass).map((s) => s.share);
+  const lo = passed.length > 0 ? Math.max(...passed) : MIN_OPEN_LOOP_SHARE;
+  const hi = failed.length > 0 ? Math.min(...failed) : 1;
+  if (hi - lo <= OPEN_LOOP_RESOLUTION + 1e-9) return undefined;
+  if (passed.length === 0 && hi <= MIN_OPEN_LOOP_SHARE + 1e-9) return undefined;
+  return Math.round(((lo + hi) / 2) * 10_000) / 10_000;
+}
+
+/** What the open-loop steps found: the highest share that passed. */
+export function openLoopShareOf(steps: OpenLoopStep[]): number {
+  const passed = steps.filter((s) => s.pass).map((s) => s.share);
+  return passed.length > 0 ? Math.max(...passed) : MIN_OPEN_LOOP_SHARE;
 }
 
 /** One closed-loop measurement: what a sweep measured against what the plan promised. */
@@ -94,8 +142,6 @@ export function isContended(loadAverage: number, cpus: number): boolean {
 
 export interface Calibration {
   setup: ServingSetup;
-  /** The probe's rate is bounded by the SLO, not by saturation (see the module comment); absent: false. */
-  sloBound?: boolean;
   overheadMs: number;
   forwardScale: number;
   capacityFactor: number;
@@ -130,33 +176,14 @@ export function calibrationKey(setup: ServingSetup): string {
 const serverPart = (setup: ServingSetup) =>
   setup.workers === undefined ? '' : `-k${setup.workers}x${setup.threads ?? 0}`;
 
-/** A level's P90: the median of its last three windows' (one slow window is not the level). */
-function levelP90(level: ProbeLevel): number {
-  const last = [...level.p90Ms.slice(-3)].sort((a, b) => a - b);
-  return last[Math.floor(last.length / 2)] ?? Infinity;
-}
-
-/** Whether a level's P90 stays within the SLO: the one test the probe's search, its choice and the calibration use. */
-export function withinSlo(level: ProbeLevel, sloP90Ms: number): boolean {
-  return levelP90(level) <= sloP90Ms;
-}
-
-/**
- * Whether the SLO, not saturation, bounded the probe: its chosen level met the SLO and a level with more
- * clients did not. A probe that met the SLO nowhere is bounded by it too (its capacity is one client's).
- */
-export function isSloBound(probe: ServedPathProbe, sloP90Ms: number): boolean {
-  if (probe.sloMet === false) return true;
-  return (probe.levels ?? []).some((l) => l.concurrency > probe.concurrency && !withinSlo(l, sloP90Ms));
-}
-
 /** Splits the probe's served cost into a fixed overhead and a forward scale (see the module comment). */
 export function calibrationFromProbe(setup: ServingSetup, probe: ServedPathProbe): Calibration {
-  const servedMs = 1000 / probe.saturationRps;
+  // At the default cap, the plan promises the share of the probe's rate that open-loop traffic kept.
+  const share = probe.openLoop?.share ?? DEFAULT_COMPUTE_FRACTION;
+  const servedMs = (1000 / probe.saturationRps) * (DEFAULT_COMPUTE_FRACTION / share);
   const forward = Math.max(1e-6, probe.meanForwardMs);
   return {
     setup,
-    sloBound: isSloBound(probe, setup.sloP90Ms),
     overheadMs: round(Math.max(0, servedMs - forward), 4),
     forwardScale: round(Math.min(1, servedMs / forward), 4),
     capacityFactor: 1,
@@ -165,18 +192,10 @@ export function calibrationFromProbe(setup: ServingSetup, probe: ServedPathProbe
   };
 }
 
-/**
- * The served cost of one request of a model, in ms of one device, for a pack under `computeCap`.
- * Without calibration: forward only.
- */
-export function servedCostMs(
-  forwardMs: number,
-  calibration: Calibration | undefined,
-  computeCap: number,
-): number {
+/** The served cost of one request of a model, in ms of one device. Without calibration: forward only. */
+export function servedCostMs(forwardMs: number, calibration: Calibration | undefined): number {
   if (!calibration) return forwardMs;
-  const cost = (calibration.overheadMs + calibration.forwardScale * forwardMs) / calibration.capacityFactor;
-  return calibration.sloBound ? cost * computeCap : cost;
+  return (calibration.overheadMs + calibration.forwardScale * forwardMs) / calibration.capacityFactor;
 }
 
 /** What a profile says about a model, in the fields the served-path model reads. */
@@ -192,14 +211,10 @@ export interface ProfiledDemand {
  * profile's own estimate; a model whose throughput could not be measured is given a whole device rather
  * than guessed at.
  */
-export function demandedCompute(
-  demand: ProfiledDemand,
-  calibration: Calibration | undefined,
-  computeCap: number,
-): number {
+export function demandedCompute(demand: ProfiledDemand, calibration: Calibration | undefined): number {
   const forwardMs = forwardMsOf(demand);
   if (calibration && forwardMs !== null) {
-    return computeDemand(demand.expectedRequestsPerSecond, forwardMs, calibration, computeCap);
+    return computeDemand(demand.expectedRequestsPerSecond, forwardMs, calibration);
   }
   return demand.compute ?? 1;
 }
@@ -211,14 +226,9 @@ export function forwardMsOf(demand: ProfiledDemand): number | null {
   return demand.forwardMs ?? (demand.compute !== null && rate > 0 ? (demand.compute * 1000) / rate : null);
 }
 
-/** The share of one device a model keeps busy at its expected rate, for a pack under `computeCap`. */
-export function computeDemand(
-  ratePerSecond: number,
-  forwardMs: number,
-  calibration: Calibration | undefined,
-  computeCap: number,
-): number {
-  return round((ratePerSecond * servedCostMs(forwardMs, calibration, computeCap)) / 1000, 6);
+/** The share of one device a model keeps busy at its expected rate. */
+export function computeDemand(ratePerSecond: number, forwardMs: number, calibration?: Calibration): number {
+  return round((ratePerSecond * servedCostMs(forwardMs, calibration)) / 1000, 6);
 }
 
 export interface DeviceLoad {

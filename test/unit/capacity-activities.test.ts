@@ -75,7 +75,7 @@ describe('capacity activities', () => {
           probedAt: calibration.probe.measuredAt,
           checkedAt: null,
           probeTrusted: true,
-          sloBound: false,
+          openLoopShare: null,
           overheadMs: calibration.overheadMs,
           forwardScale: calibration.forwardScale,
           capacityFactor: calibration.capacityFactor,

@@ -9,17 +9,17 @@ import {
   calibrationKey,
   computeDemand,
   demandedCompute,
+  MIN_OPEN_LOOP_SHARE,
+  nextOpenLoopShare,
+  type OpenLoopStep,
+  openLoopShareOf,
   plannedCapacityRps,
-  type ProbeLevel,
   type ServedPathProbe,
   type ServingSetup,
   servedCostMs,
   withCapacityCheck,
 } from '../../src/capacity/served-path';
 import { isStableRate, rateSpread, settledRate } from '../../src/capacity/stable-rate';
-
-/** The packer's default compute cap. */
-const CAP = 0.83;
 
 const setup: ServingSetup = {
   image: 'local-torch-2.5.1+cu124',
@@ -42,20 +42,15 @@ function probe(saturationRps: number, meanForwardMs: number): ServedPathProbe {
   };
 }
 
-/** A settled probe level: three agreeing windows. */
-function level(concurrency: number, rps: number, p90: number): ProbeLevel {
-  return { concurrency, windows: [rps, rps, rps], p90Ms: [p90, p90, p90], rps, stable: true };
-}
-
 describe('capacity model: the served path', () => {
   it('splits a small model’s served cost into a fixed overhead on top of its forward pass', () => {
     // 400 req/s through the server = 2.5 ms per request, of which the forward pass is 0.5 ms.
     const c = calibrationFromProbe(setup, probe(400, 0.5));
     assert.equal(c.overheadMs, 2);
     assert.equal(c.forwardScale, 1);
-    assert.equal(servedCostMs(0.5, c, CAP), 2.5);
+    assert.equal(servedCostMs(0.5, c), 2.5);
     // A model twice as slow costs its own extra forward time, not twice the request.
-    assert.equal(servedCostMs(1, c, CAP), 3);
+    assert.equal(servedCostMs(1, c), 3);
   });
 
   it('scales the forward pass down when the server serves faster than the profile’s batch-1 timing', () => {
@@ -63,47 +58,66 @@ describe('capacity model: the served path', () => {
     const c = calibrationFromProbe(setup, probe(10, 120));
     assert.equal(c.overheadMs, 0);
     assert.ok(Math.abs(c.forwardScale - 100 / 120) < 1e-4);
-    assert.ok(Math.abs(servedCostMs(120, c, CAP) - 100) < 0.01);
+    assert.ok(Math.abs(servedCostMs(120, c) - 100) < 0.01);
   });
 
   it('turns the served cost into compute demand and a device’s capacity at the cap', () => {
     const c = calibrationFromProbe(setup, probe(400, 0.5));
     // 2 req/s × 2.5 ms = 0.5% of a device.
-    assert.equal(computeDemand(2, 0.5, c, CAP), 0.005);
+    assert.equal(computeDemand(2, 0.5, c), 0.005);
     const devices = 24;
     const load = { expectedRps: 2 * devices, compute: 0.005 * devices };
     // At 83% of the device, traffic in this mix reaches 0.83 × 400 req/s.
     assert.ok(Math.abs(plannedCapacityRps(load, 0.83) - 332) < 1e-9);
     // Without calibration the demand is the forward pass alone: the 5× over-promise this model fixes.
-    assert.equal(computeDemand(2, 0.5, undefined, CAP), 0.001);
+    assert.equal(computeDemand(2, 0.5), 0.001);
   });
 
-  it('keeps the cap’s headroom once: a probe the SLO bounded already holds its queueing', () => {
-    // bert-base on two workers under a 300 ms SLO: 2 clients 15.2 req/s, 3 clients 16.0 req/s at P90
-    // 240 ms, 4 clients P90 380 ms. The 3-client rate already carries the queueing that fills the SLO.
-    const bounded: ServedPathProbe = {
-      ...probe(16, 120),
-      concurrency: 3,
-      levels: [level(1, 8, 130), level(2, 15.2, 170), level(4, 16.4, 380), level(3, 16, 240)],
-    };
-    const c = calibrationFromProbe({ ...setup, sloP90Ms: 300 }, bounded);
-    assert.equal(c.sloBound, true);
-    const load = { expectedRps: 6, compute: 6 * computeDemand(1, 120, c, CAP) };
-    // At the cap, the plan promises the probe's rate, not 0.83 of it.
-    assert.ok(Math.abs(plannedCapacityRps(load, CAP) - 16) < 0.01, String(plannedCapacityRps(load, CAP)));
+  it('plans, at the default cap, the share of the probe’s rate that open-loop traffic kept', () => {
+    // A batching bert-base: 10 closed-loop clients answered 46.6 req/s within a 300 ms SLO; random
+    // arrivals kept 0.75 of that.
+    const openLoop = { share: 0.75, steps: [] };
+    const c = calibrationFromProbe({ ...setup, sloP90Ms: 300 }, { ...probe(46.6, 93), openLoop });
+    const load = { expectedRps: 9, compute: 6 * computeDemand(1.5, 93, c) };
+    assert.ok(
+      Math.abs(plannedCapacityRps(load, 0.83) - 0.75 * 46.6) < 0.05,
+      String(plannedCapacityRps(load, 0.83)),
+    );
+    // A stricter cap plans proportionally less: the cap still means headroom below the knee.
+    assert.ok(Math.abs(plannedCapacityRps(load, 0.6) - (0.6 / 0.83) * 0.75 * 46.6) < 0.05);
+    // A probe from before the open-loop steps: the cap's share of its rate, as plans have promised.
+    const old = calibrationFromProbe(setup, probe(400, 0.5));
+    assert.ok(
+      Math.abs(plannedCapacityRps({ expectedRps: 2, compute: computeDemand(2, 0.5, old) }, 0.83) - 332) <
+        1e-9,
+    );
+  });
 
-    // A small model's probe stopped for lack of gain, far inside the SLO: saturation, headroom applies.
-    const saturated: ServedPathProbe = {
-      ...probe(400, 0.5),
-      levels: [level(8, 390, 20), level(16, 400, 35)],
-    };
-    const s = calibrationFromProbe(setup, saturated);
-    assert.equal(s.sloBound, false);
-    const small = { expectedRps: 2, compute: computeDemand(2, 0.5, s, CAP) };
-    assert.ok(Math.abs(plannedCapacityRps(small, CAP) - 332) < 1e-9);
-
-    // Even one client missed the SLO: no headroom is left to keep.
-    assert.equal(calibrationFromProbe(setup, { ...probe(5, 300), sloMet: false }).sloBound, true);
+  it('searches the open-loop share: the whole rate first, then bisection to 1/16', () => {
+    const step = (share: number, pass: boolean): OpenLoopStep => ({
+      share,
+      offeredRate: 40 * share,
+      achievedRate: 40 * share,
+      p90Ms: pass ? 200 : 400,
+      pass,
+    });
+    assert.equal(nextOpenLoopShare([]), 1);
+    assert.equal(nextOpenLoopShare([step(1, true)]), undefined, 'the whole rate kept: done');
+    const steps = [step(1, false)];
+    assert.equal(nextOpenLoopShare(steps), 0.75);
+    steps.push(step(0.75, true));
+    assert.equal(nextOpenLoopShare(steps), 0.875);
+    steps.push(step(0.875, false));
+    assert.equal(nextOpenLoopShare(steps), 0.8125);
+    steps.push(step(0.8125, true));
+    assert.equal(nextOpenLoopShare(steps), undefined, 'bracketed within 1/16');
+    assert.equal(openLoopShareOf(steps), 0.8125);
+    // Nothing kept even at the floor: the floor, and the search ends there.
+    const none = [step(1, false), step(0.75, false), step(0.625, false)];
+    assert.equal(nextOpenLoopShare(none), 0.5625);
+    none.push(step(0.5625, false));
+    assert.equal(nextOpenLoopShare(none), undefined);
+    assert.equal(openLoopShareOf(none), MIN_OPEN_LOOP_SHARE);
   });
 
   it('closes the loop: a measured knee scales the next plan, idempotently', () => {
@@ -112,7 +126,7 @@ describe('capacity model: the served path', () => {
     const once = withCapacityCheck(c, check, c.capacityFactor);
     const twice = withCapacityCheck(once, check, c.capacityFactor);
     assert.deepEqual(twice, once);
-    const load = { expectedRps: 48, compute: 24 * computeDemand(2, 0.5, once, CAP) };
+    const load = { expectedRps: 48, compute: 24 * computeDemand(2, 0.5, once) };
     // The next plan promises what was measured (to rounding of the stored factor).
     assert.ok(Math.abs(plannedCapacityRps(load, 0.83) - 250) < 0.5, String(plannedCapacityRps(load, 0.83)));
     assert.equal(once.checks.length, 1);
@@ -121,16 +135,12 @@ describe('capacity model: the served path', () => {
   it('computes a model’s demand from its profile, with or without a calibration', () => {
     const c = calibrationFromProbe(setup, probe(400, 0.5));
     const profiled = { expectedRequestsPerSecond: 2, compute: 0.0008, forwardMs: 0.5 };
-    assert.equal(
-      demandedCompute(profiled, undefined, CAP),
-      0.0008,
-      'uncalibrated: the profile’s own estimate',
-    );
-    assert.equal(demandedCompute(profiled, c, CAP), 0.005);
+    assert.equal(demandedCompute(profiled, undefined), 0.0008, 'uncalibrated: the profile’s own estimate');
+    assert.equal(demandedCompute(profiled, c), 0.005);
     // A profile from before forwardMs: its forward time is rate / compute (0.4 ms here).
-    assert.equal(demandedCompute({ expectedRequestsPerSecond: 2, compute: 0.0008 }, c, CAP), 0.0048);
+    assert.equal(demandedCompute({ expectedRequestsPerSecond: 2, compute: 0.0008 }, c), 0.0048);
     // Nothing measured: a whole device, not a guess.
-    assert.equal(demandedCompute({ expectedRequestsPerSecond: 2, compute: null }, c, CAP), 1);
+    assert.equal(demandedCompute({ expectedRequestsPerSecond: 2, compute: null }, c), 1);
   });
 
   it('keys a calibration by its serving setup, as an artifact key', () => {
@@ -146,9 +156,9 @@ describe('capacity model: the served path', () => {
 describe('capacity model: plan against measurement', () => {
   const calibration: Calibration = calibrationFromProbe(setup, probe(400, 0.5));
   const loads = new Map([
-    ['a', { expectedRps: 2, compute: computeDemand(2, 0.5, calibration, CAP), forwardOnlyCompute: 0.001 }],
-    ['b', { expectedRps: 2, compute: computeDemand(2, 0.5, calibration, CAP), forwardOnlyCompute: 0.001 }],
-    ['c', { expectedRps: 1, compute: computeDemand(1, 1.5, calibration, CAP), forwardOnlyCompute: 0.0015 }],
+    ['a', { expectedRps: 2, compute: computeDemand(2, 0.5, calibration), forwardOnlyCompute: 0.001 }],
+    ['b', { expectedRps: 2, compute: computeDemand(2, 0.5, calibration), forwardOnlyCompute: 0.001 }],
+    ['c', { expectedRps: 1, compute: computeDemand(1, 1.5, calibration), forwardOnlyCompute: 0.0015 }],
   ]);
   const plan = capacityPlan(
     [{ type: 'local-cpu', devices: [['a', 'b'], ['c']] }],
@@ -208,6 +218,13 @@ describe('capacity model: the probe’s client counts', () => {
 
   it('the probe bisects client counts between the last level within the SLO and the first beyond it', () => {
     const search = { maxConcurrency: 16, sloP90Ms: 300, maxWindows: 8 };
+    const level = (concurrency: number, rps: number, p90: number) => ({
+      concurrency,
+      windows: [rps, rps, rps],
+      p90Ms: [p90, p90, p90],
+      rps,
+      stable: true,
+    });
     const levels = [level(1, 8, 130), level(2, 12, 170)];
     assert.equal(nextProbeConcurrency(levels, search), 4);
     levels.push(level(4, 15, 420));

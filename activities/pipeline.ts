@@ -4,7 +4,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { ArtifactStore } from '../src/artifacts/store';
 import { artifactKeys } from '../src/artifacts/keys';
 import type { CapacityCheck } from '../src/capacity/check';
-import { capacityPlan, type ModelLoad } from '../src/capacity/plan';
+import { capacityPlan, type ModelLoad, plannedFleetRps } from '../src/capacity/plan';
 import { demandedCompute } from '../src/capacity/served-path';
 import { localInstanceType } from '../src/domain/local-catalog';
 import {
@@ -138,6 +138,7 @@ export function createPipelineActivities(artifacts: ArtifactStore) {
         processors: [...new Set(placement.instances.map((i) => processorOf.get(i.type) ?? 'cpu'))],
         cached,
         capacityPlanKey,
+        plannedRps: plannedFleetRps(plan),
         calibrations: plan.calibrations,
         untrustedProfiles: untrusted,
       };

@@ -20,6 +20,7 @@ import {
   type StageName,
 } from '../src/domain/pipeline';
 import type { CapacityCheck } from '../src/capacity/check';
+import { sweepRangeFor } from '../src/capacity/plan';
 import { unstableLine } from '../src/domain/load-sweep';
 import { type PackStageResult, servedInstances, type TraceStageSummary } from '../src/domain/pipeline-stages';
 import {
@@ -249,7 +250,11 @@ export async function pipeline(raw: PipelineInputJson): Promise<PipelineResult> 
                 ...(reconciles ? { fleet: localFleet } : {}),
                 placement: served,
                 slo: { p90Ms: input.loadTest.sloP90Ms, maxErrorRate: input.loadTest.maxErrorRate },
-                sweep: { maxSteps: input.loadTest.maxSteps, stepSeconds: input.loadTest.stepSeconds },
+                sweep: {
+                  maxSteps: input.loadTest.maxSteps,
+                  stepSeconds: input.loadTest.stepSeconds,
+                  ...sweepRangeFor(placement.plannedRps),
+                },
                 cost: {
                   instanceType: typeName,
                   instances: placement.instances.length,

@@ -77,3 +77,26 @@ export function capacityPlan(
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 const round = (n: number, digits: number) =>
   Number.isFinite(n) ? Math.round(n * 10 ** digits) / 10 ** digits : n;
+
+/** The fleet's planned capacity: Σ of its devices' (undefined when none has a finite plan). */
+export function plannedFleetRps(plan: CapacityPlan): number | undefined {
+  const finite = plan.devices.map((d) => d.plannedRps).filter((r) => Number.isFinite(r) && r > 0);
+  return finite.length > 0 ? round(sum(finite), 2) : undefined;
+}
+
+/** The sweep's default highest rate: enough for a few devices; a plan that promises more raises it. */
+const DEFAULT_SWEEP_MAX_RATE = 2000;
+
+/**
+ * Where the sweep that checks a plan searches: from half the promise (the knee is bracketed in two
+ * ramp steps when the promise holds, and the budget goes to bisection), up to four times it, so a fleet
+ * that serves more than the sweep's default ceiling is measured instead of stopped at the ceiling. An
+ * unknown promise leaves the sweep's own defaults.
+ */
+export function sweepRangeFor(plannedRps: number | undefined): { startRate?: number; maxRate?: number } {
+  if (plannedRps === undefined || !Number.isFinite(plannedRps) || plannedRps <= 0) return {};
+  return {
+    startRate: Math.max(1, Math.round(plannedRps / 2)),
+    maxRate: Math.max(DEFAULT_SWEEP_MAX_RATE, Math.ceil(4 * plannedRps)),
+  };
+}

@@ -45,6 +45,8 @@ export interface PackStageResult {
   cached: boolean;
   /** What each served device promises (runs/<runId>/capacity-plan.json); absent in older runs. */
   capacityPlanKey?: string;
+  /** Σ of the served devices' planned capacity (req/s at the compute cap); absent in older runs. */
+  plannedRps?: number;
   calibrations?: Record<string, CalibrationUse>;
   /** Profiles whose timings did not settle or were taken on a contended machine (their demands are shaky). */
   untrustedProfiles?: number;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { concurrencyLevels, nextProbeConcurrency } from '../../activities/capacity';
 import { parseCalibrateInput } from '../../src/capacity/calibrate-input';
 import { checkCapacity, deviceVerdict } from '../../src/capacity/check';
-import { capacityPlan, deviceLabel } from '../../src/capacity/plan';
+import { capacityPlan, deviceLabel, plannedFleetRps, sweepRangeFor } from '../../src/capacity/plan';
 import {
   type Calibration,
   calibrationFromProbe,
@@ -176,6 +176,16 @@ describe('capacity model: plan against measurement', () => {
       ],
     );
     assert.equal(deviceLabel('inf1.xlarge', 3, 1, 'spot'), 'inf1.xlarge (spot)#3/dev1');
+  });
+
+  it('sweeps from half the fleet’s promise up to four times it, past the default ceiling when needed', () => {
+    assert.equal(plannedFleetRps(plan), 569.14);
+    assert.deepEqual(sweepRangeFor(plannedFleetRps(plan)), { startRate: 285, maxRate: 2277 });
+    // A fleet promising 1,850 req/s is measured up to 7,400, not stopped at the 2,000 default.
+    assert.deepEqual(sweepRangeFor(1850.6), { startRate: 925, maxRate: 7403 });
+    assert.deepEqual(sweepRangeFor(100), { startRate: 50, maxRate: 2000 }, 'never below the default ceiling');
+    assert.deepEqual(sweepRangeFor(undefined), {}, 'no promise: the sweep’s own defaults');
+    assert.deepEqual(sweepRangeFor(Infinity), {});
   });
 
   it('holds within ±15%, breaks below, and names the worst device', () => {

@@ -74,6 +74,9 @@ function windowFor(seconds: number, lastRate: number | undefined): number {
   return Math.min(12, Math.max(seconds, Math.ceil(MIN_WINDOW_REQUESTS / lastRate)));
 }
 
+/** The most open-loop share tried when the closed-loop ramp never saturated the device. */
+const MAX_OPEN_LOOP_SHARE = 2;
+
 /** An open-loop step lasts long enough for about this many answers (at least three windows, at most 20 s). */
 const OPEN_LOOP_REQUESTS = 150;
 
@@ -266,10 +269,18 @@ export function createCapacityActivities(
       }
       // Open-loop steps at shares of the chosen rate, at random models as a sweep offers them: how much
       // of the closed-loop rate keeps the SLO when arrivals do not wait for answers (src/capacity).
+      // A ramp that ran out of clients while still gaining never saturated the device: open loop may keep
+      // more than its rate.
+      const previous = levels.filter((l) => l.concurrency < best.concurrency).at(-1);
+      const unsaturated =
+        best.concurrency >= input.maxConcurrency &&
+        previous !== undefined &&
+        best.rps >= previous.rps * (1 + MIN_LEVEL_GAIN);
+      const maxShare = unsaturated ? MAX_OPEN_LOOP_SHARE : 1;
       for (
-        let share = nextOpenLoopShare(openLoop);
+        let share = nextOpenLoopShare(openLoop, maxShare);
         share !== undefined;
-        share = nextOpenLoopShare(openLoop)
+        share = nextOpenLoopShare(openLoop, maxShare)
       ) {
         const rate = Math.round(best.rps * share * 100) / 100;
         const seconds = Math.min(20, Math.max(3 * input.windowSeconds, Math.ceil(OPEN_LOOP_REQUESTS / rate)));

@@ -118,6 +118,15 @@ describe('capacity model: the served path', () => {
     none.push(step(0.5625, false));
     assert.equal(nextOpenLoopShare(none), undefined);
     assert.equal(openLoopShareOf(none), MIN_OPEN_LOOP_SHARE);
+    // A probe that ran out of clients still gaining: above the whole rate, up to the most allowed.
+    const more = [step(1, true)];
+    assert.equal(nextOpenLoopShare(more, 2), 2);
+    more.push(step(2, false));
+    assert.equal(nextOpenLoopShare(more, 2), 1.5);
+    more.push(step(1.5, true));
+    assert.equal(nextOpenLoopShare(more, 2), 1.75);
+    assert.equal(openLoopShareOf([step(1, true), step(2, true)]), 2);
+    assert.equal(nextOpenLoopShare([step(1, true), step(2, true)], 2), undefined, 'the most allowed kept');
   });
 
   it('closes the loop: a measured knee scales the next plan, idempotently', () => {

@@ -97,6 +97,33 @@ export function bestConstruction(
   return cheapest(runs, deadline);
 }
 
+/** Fit checks per device for minimum slack in `quickConstruction`. */
+const QUICK_MIN_SLACK_CHECKS = 10_000;
+
+/**
+ * For a slice of a large problem: the greedy baseline (cheapest-share first fit), first fit into the
+ * `plan`'s instances, then minimum slack with a shorter search per device that shortens further past
+ * `deadline`; the best of them. On a thousand models the full portfolio's first candidates alone
+ * overrun a slice of a tenth of a second, and minimum slack is the one that pays (7% fewer instances
+ * than first fit on [.1,.4]²).
+ */
+export function quickConstruction(p: Prepared, deadline: number, plan?: number[]): Candidate {
+  const runs: Run[] = [{ name: 'cheapest-share FFD', run: () => cheapestShareFfd(p), always: true }];
+  if (plan && plan.some((c) => c > 0))
+    runs.push({
+      name: 'FFD-max/cardinality plan',
+      run: () =>
+        itemCentric(p, sortedBy(p, homeTypes(p), 'max'), { fit: 'first', fixedType: -1 }, planned(p, plan)),
+      always: true,
+    });
+  runs.push({
+    name: 'min-slack/cost-aware',
+    run: () => minSlack(p, -1, { checks: QUICK_MIN_SLACK_CHECKS, deadline }),
+    always: true,
+  });
+  return cheapest(runs, deadline);
+}
+
 /**
  * The portfolio on a fixed choice of type per model: each model only on its assigned type (the ones it
  * cannot get there placed afterwards on any type). Fixed types make the problem separate by type, so

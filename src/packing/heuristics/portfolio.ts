@@ -97,19 +97,21 @@ export function bestConstruction(
   return cheapest(runs, deadline);
 }
 
-/** Fit checks per device for minimum slack in `quickConstruction`. */
-const QUICK_MIN_SLACK_CHECKS = 10_000;
-
 /**
  * For a slice of a large problem: the greedy baseline (cheapest-share first fit), first fit into the
- * `plan`'s instances, then minimum slack with a shorter search per device that shortens further past
- * `deadline`; the best of them. On a thousand models the full portfolio's first candidates alone
+ * `plan`'s instances, then minimum slack with `checks` per device (short past `deadline`); the best of
+ * them. On a thousand models the full portfolio's first candidates alone
  * overrun a slice of a tenth of a second, and minimum slack is the one that pays (7% fewer instances
  * than first fit on [.1,.4]²).
  */
-export function quickConstruction(p: Prepared, deadline: number, plan?: number[]): Candidate {
+export function quickConstruction(
+  p: Prepared,
+  deadline: number,
+  { plan, checks }: { plan?: number[]; checks: number },
+): Candidate {
   const runs: Run[] = [{ name: 'cheapest-share FFD', run: () => cheapestShareFfd(p), always: true }];
-  if (plan && plan.some((c) => c > 0))
+  // With one type the plan's instances are what first fit opens anyway.
+  if (plan && p.T > 1 && plan.some((c) => c > 0))
     runs.push({
       name: 'FFD-max/cardinality plan',
       run: () =>
@@ -118,7 +120,7 @@ export function quickConstruction(p: Prepared, deadline: number, plan?: number[]
     });
   runs.push({
     name: 'min-slack/cost-aware',
-    run: () => minSlack(p, -1, { checks: QUICK_MIN_SLACK_CHECKS, deadline }),
+    run: () => minSlack(p, -1, { checks, deadline }),
     always: true,
   });
   return cheapest(runs, deadline);

@@ -6,7 +6,7 @@ import {
   safe,
 } from './bounds/lower-bound';
 import { bestAssignedConstruction, bestConstruction, better } from './heuristics/portfolio';
-import { roundedShare } from './heuristics/assignment';
+import { cheapestShareFfd, roundedShare } from './heuristics/assignment';
 import { maximalDeviceSets, type DeviceSet } from './device-sets';
 import { HighsSolver } from './highs/worker';
 import { binCompletion, completionApplies } from './improve/completion';
@@ -70,8 +70,16 @@ export async function pack(raw: PackingProblem | unknown): Promise<Placement> {
       pk = await repack(problem, p, solver, bounding, started + budget, steps);
     } else if (chunkable(p) && problem.limits?.maxSpotFraction === undefined) {
       const bound = await bounding;
+      // The baseline a user would hand-roll, on the whole problem: chunks each round up their last
+      // instances, so the sum of the chunks' baselines is not it.
+      const greedy = cheapestShareFfd(p);
+      downgrade(greedy);
       // A margin for the last slice's overrun and the result's assembly.
       const chunked = await packInChunks(problem, p, solver, started + budget * 0.9);
+      if (unplacedCount(p, greedy) === 0 && greedy.cost() < chunked.cost - 1e-9) {
+        steps.push('cheapest-share FFD (cheaper than the chunks)', `bound: ${bound.method}`);
+        return toPlacement(p, greedy, bound.value, started, steps, false);
+      }
       steps.push(chunked.algorithm, `bound: ${bound.method}`);
       return finish(chunked.placement, chunked.cost, p, bound.value, started, steps);
     } else {
@@ -365,6 +373,8 @@ function toPlacement(
   if (withMoves) placement.moves = pk.moves;
   return placement;
 }
+
+const unplacedCount = (p: Prepared, pk: Packing) => p.placeable.filter((i) => !pk.binOf[i]).length;
 
 const round6 = (x: number) => Math.round(x * 1e6) / 1e6;
 const floor6 = (x: number) => Math.floor(x * 1e6 + 1e-6) / 1e6;

@@ -18,7 +18,17 @@ export interface MinSlackOptions {
   into?: Packing;
   /** Give a device the first search leaves badly filled four times the search (a second portfolio run). */
   deep?: boolean;
+  /** Fit checks per device's search (CHECKS_PER_DEVICE by default). */
+  checks?: number;
+  /**
+   * Past this time every device gets only LATE_CHECKS: the construction still finishes, closer to first
+   * fit, instead of overrunning a caller's time slice.
+   */
+  deadline?: number;
 }
+
+/** Checks per device once the deadline has passed. */
+const LATE_CHECKS = 200;
 
 /**
  * Minimum bin slack (Gupta & Ho, 1999; Fleszar & Hindi, 2002), for vectors: fill one device at a time
@@ -28,7 +38,13 @@ export interface MinSlackOptions {
  * complement each other (large memory with large compute) to the very last instance.
  */
 export function minSlack(p: Prepared, fixedType: number, options: MinSlackOptions = {}): Packing {
-  const { models = p.placeable, into: pk = new Packing(p), deep = false } = options;
+  const {
+    models = p.placeable,
+    into: pk = new Packing(p),
+    deep = false,
+    checks = CHECKS_PER_DEVICE,
+    deadline = Infinity,
+  } = options;
   // Ruin and recreate calls this for a few dozen models at a time: size only those.
   const home = homeTypes(p, models);
   // The search skips, by bisection, the models too large for what is left: it needs this exact order.
@@ -47,7 +63,9 @@ export function minSlack(p: Prepared, fixedType: number, options: MinSlackOption
       const bin = pk.open(t);
       const ty = p.types[t];
       for (let d = 0; d < ty.devices; d++) {
-        const chosen = fillDevice(pk, bin, d, pool, key, used, d === 0 ? first : -1, deep);
+        const late = deadline < Infinity && Date.now() > deadline;
+        const search = { deep: deep && !late, checks: late ? LATE_CHECKS : checks };
+        const chosen = fillDevice(pk, bin, d, pool, key, used, d === 0 ? first : -1, search);
         for (const i of chosen) {
           used[i] = 1;
           pk.place(i, bin, d);
@@ -69,7 +87,7 @@ function fillDevice(
   key: Float64Array,
   used: Uint8Array,
   first: number,
-  deep: boolean,
+  { deep, checks: checksPerDevice }: { deep: boolean; checks: number },
 ): number[] {
   const p = pk.p;
   const t = bin.type;
@@ -80,7 +98,7 @@ function fillDevice(
   let best: number[] = [];
   let bestSlack = Infinity;
   let checks = 0;
-  let limit = CHECKS_PER_DEVICE;
+  let limit = checksPerDevice;
   // On a one-device instance the host memory is the device's third dimension, often the binding one
   // (small models with their runtime's host footprint): its slack counts like the others'.
   const hostSlack = ty.devices === 1 && Number.isFinite(ty.host);
@@ -112,7 +130,7 @@ function fillDevice(
       if (used[i] || i === first) continue;
       if (++checks > limit) {
         // The deep variant gives a device still badly filled four times the search, continuing this one.
-        if (!deep || limit > CHECKS_PER_DEVICE || bestSlack <= DEEP_SLACK) return true;
+        if (!deep || limit > checksPerDevice || bestSlack <= DEEP_SLACK) return true;
         limit *= DEEP_FACTOR;
       }
       if (!fits(i, m, c, h)) continue;

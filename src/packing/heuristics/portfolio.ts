@@ -98,6 +98,35 @@ export function bestConstruction(
 }
 
 /**
+ * For a slice of a large problem: the greedy baseline (cheapest-share first fit), first fit into the
+ * `plan`'s instances, then minimum slack with `checks` per device (short past `deadline`); the best of
+ * them. On a thousand models the full portfolio's first candidates alone
+ * overrun a slice of a tenth of a second, and minimum slack is the one that pays (7% fewer instances
+ * than first fit on [.1,.4]²).
+ */
+export function quickConstruction(
+  p: Prepared,
+  deadline: number,
+  { plan, checks }: { plan?: number[]; checks: number },
+): Candidate {
+  const runs: Run[] = [{ name: 'cheapest-share FFD', run: () => cheapestShareFfd(p), always: true }];
+  // With one type the plan's instances are what first fit opens anyway.
+  if (plan && p.T > 1 && plan.some((c) => c > 0))
+    runs.push({
+      name: 'FFD-max/cardinality plan',
+      run: () =>
+        itemCentric(p, sortedBy(p, homeTypes(p), 'max'), { fit: 'first', fixedType: -1 }, planned(p, plan)),
+      always: true,
+    });
+  runs.push({
+    name: 'min-slack/cost-aware',
+    run: () => minSlack(p, -1, { checks, deadline }),
+    always: true,
+  });
+  return cheapest(runs, deadline);
+}
+
+/**
  * The portfolio on a fixed choice of type per model: each model only on its assigned type (the ones it
  * cannot get there placed afterwards on any type). Fixed types make the problem separate by type, so
  * each type's models get the portfolio of their own and the best heuristic for each: many small models

@@ -104,3 +104,67 @@ describe('packing input: names', () => {
     assert.ok(!text.includes('\u202E') && !text.includes('\u001b'), text);
   });
 });
+
+describe('packing input: models checked without the schema', () => {
+  // Large problems skip the schema for models that plainly pass it; every model below must get the
+  // schema's verdict all the same, among thousands of valid ones.
+  const variants: { name: string; model: unknown; ok: boolean }[] = [
+    { name: 'plain', model: model('p'), ok: true },
+    {
+      name: 'host memory, explicit undefined host memory, zero demands',
+      model: {
+        id: 'h',
+        demands: {
+          inf: { memoryGiB: 0, compute: 0, hostMemoryGiB: 2 },
+          gpu: { memoryGiB: 1, compute: 1, hostMemoryGiB: undefined },
+        },
+      },
+      ok: true,
+    },
+    { name: 'an extra key', model: { ...model('e'), weight: 1 }, ok: false },
+    { name: 'an empty id', model: model(''), ok: false },
+    { name: 'an id of 257 characters', model: model('x'.repeat(257)), ok: false },
+    { name: 'a control character in the id', model: model('a\u0007'), ok: false },
+    { name: 'a numeric id', model: { id: 7, demands: model('n').demands }, ok: false },
+    { name: 'no demands', model: { id: 'd', demands: {} }, ok: false },
+    { name: 'demands as a list', model: { id: 'd', demands: [] }, ok: false },
+    {
+      name: '17 processors',
+      model: {
+        id: 'd',
+        demands: Object.fromEntries(
+          Array.from({ length: 17 }, (_, k) => [`p${k}`, { memoryGiB: 1, compute: 1 }]),
+        ),
+      },
+      ok: false,
+    },
+    { name: 'NaN compute', model: { id: 'c', demands: { inf: { memoryGiB: 1, compute: NaN } } }, ok: false },
+    { name: 'negative memory', model: model('m', -1), ok: false },
+    { name: 'memory over the limit', model: model('m', 2 ** 21), ok: false },
+    {
+      name: 'host memory as text',
+      model: { id: 'h', demands: { inf: { memoryGiB: 1, compute: 1, hostMemoryGiB: '1' } } },
+      ok: false,
+    },
+    {
+      name: 'an extra demand key',
+      model: { id: 'h', demands: { inf: { memoryGiB: 1, compute: 1, latency: 1 } } },
+      ok: false,
+    },
+    { name: 'null', model: null, ok: false },
+  ];
+
+  for (const { name, model: odd, ok } of variants) {
+    it(`${ok ? 'accepts' : 'rejects'} a model with ${name} in the middle of 5,000`, () => {
+      const models = Array.from({ length: 5000 }, (_, k) => (k === 2500 ? odd : model(`m-${k}`)));
+      const catalog = [...postCatalog(), { ...postCatalog()[3], name: 'p-gpu', processor: 'gpu' }];
+      const result = validatePackingProblem({ instanceTypes: catalog, models });
+      assert.equal(result.ok, ok, result.ok ? 'accepted' : result.defects.join('\n'));
+      if (!result.ok)
+        assert.ok(
+          result.defects.every((d) => d.startsWith('models[2500]')),
+          result.defects.join('\n'),
+        );
+    });
+  }
+});

@@ -8,6 +8,7 @@ import { createRepackActivities } from '../../activities/repack';
 import { openArtifactStore } from '../../src/artifacts/store';
 import { calibrationFromProbe, calibrationKey } from '../../src/capacity/served-path';
 import type { TraceBatchRecord } from '../../src/domain/pipeline-stages';
+import { packFailed } from '../../src/fleet/pack-failed';
 import type { Placement } from '../../src/packing';
 import { C5_XLARGE } from '../support/catalogs';
 
@@ -130,7 +131,7 @@ describe('the pack stage of pipeline and repack', () => {
     assert.equal(result.instanceType, 'c5.xlarge');
   });
 
-  it('names the models no instance type could hold', async () => {
+  it('names the models no instance type could hold, in the same words in both stages', async () => {
     const packed = await pipeline.packPlacement({
       runId: 'huge',
       traceBatches: ['runs/huge/trace-0.json'],
@@ -161,8 +162,10 @@ describe('the pack stage of pipeline and repack', () => {
           err.message,
           /^no model could be placed on any instance type of the catalog: huge-0: fits no device of any instance type \(c5\.xlarge: memory 64 GiB > 7\.2 GiB\); huge-1: /,
         );
-        assert.match(err.message, /huge-4: /);
+        assert.match(err.message, /huge-4: [^;]*\(and 2 more\)$/);
         assert.doesNotMatch(err.message, /huge-5/);
+        // The pipeline workflow raises the same failure from the same unplaced list.
+        assert.equal(err.message, packFailed(packed.unplaced).message);
         return true;
       },
     );

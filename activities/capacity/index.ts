@@ -20,7 +20,7 @@ import {
 import { isStableRate, settledRate } from '../../src/capacity/stable-rate';
 import type { ProjectPaths } from '../../src/config/paths';
 import { readTraceBatches } from '../../src/fleet/problem';
-import type { StepFigures } from '../../src/domain/load-sweep';
+import type { StepFigures } from '../../src/domain/step-figures';
 import { runK6 } from '../load/k6';
 import { tableFile } from '../load/routes';
 import { FailureType } from '../../src/domain/failures';

@@ -1,11 +1,15 @@
-# The two commands of the README are `make demo` and `make test`; both run setup first.
+# The two commands of the README are `make demo` and `make test`; both run setup first. Only the tests
+# start the Kubernetes test cluster, so only `make test` builds its binaries (setup-test).
 SHELL := /bin/bash
 PY := python-tracer/.venv/bin/python
 
-.PHONY: setup build demo dev test lint test-python test-node bench clean
+.PHONY: setup setup-test build demo dev test lint test-python test-node bench clean
 
 setup:
 	@scripts/setup.sh
+
+setup-test:
+	@scripts/setup.sh --test-cluster
 
 build:
 	@npx tsc -p tsconfig.json
@@ -28,7 +32,7 @@ test-python:
 test-node:
 	npx mocha
 
-test: setup lint test-python test-node
+test: setup-test lint test-python test-node
 
 # Benchmarks print figures; they are never pass/fail tests.
 bench: setup

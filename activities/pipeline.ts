@@ -1,12 +1,9 @@
 import { createHash } from 'node:crypto';
-import os from 'node:os';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { ArtifactStore } from '../src/artifacts/store';
 import { artifactKeys } from '../src/artifacts/keys';
 import type { CapacityCheck } from '../src/capacity/check';
-import { capacityPlan, type ModelLoad, plannedFleetRps } from '../src/capacity/plan';
-import { demandedCompute } from '../src/capacity/served-path';
-import { localInstanceType } from '../src/domain/local-catalog';
+import { capacityPlan, plannedFleetRps } from '../src/capacity/plan';
 import {
   type PackStageInput,
   type PackStageResult,
@@ -14,16 +11,13 @@ import {
   type TraceBatchRecord,
 } from '../src/domain/pipeline-stages';
 import type { Processor } from '../src/domain/task-queues';
-import {
-  DEFAULT_COMPUTE_FRACTION,
-  pack,
-  PackingInputError,
-  type PackingProblem,
-  type Placement,
-} from '../src/packing';
+import { readCalibrations } from '../src/fleet/calibrations';
+import { catalogOrThisMachine } from '../src/fleet/catalog';
+import { placeProblem } from '../src/fleet/placement';
+import { packingProblem, tracedDemands } from '../src/fleet/problem';
+import { DEFAULT_COMPUTE_FRACTION } from '../src/packing';
 import { describeProblems, ModelManifestSchema, type ModelSpec } from '../src/pipeline/input';
-import { type AppliedCalibration, readCalibrations } from './capacity/calibrations';
-import { heartbeating } from './heartbeat';
+import { solveInActivity } from './packing';
 import { capacitySectionHtml } from './load/capacity-section';
 import { FailureType } from '../src/domain/failures';
 
@@ -101,29 +95,27 @@ export function createPipelineActivities(artifacts: ArtifactStore) {
      */
     async packPlacement(input: PackStageInput): Promise<PackStageResult> {
       const calibrations = await readCalibrations(artifacts, input.calibrations ?? []);
-      const { problem, loads, untrusted } = await packingProblem(artifacts, input, calibrations);
-      const placementId = createHash('sha256').update(JSON.stringify(problem)).digest('hex').slice(0, 16);
-      const placementKey = artifactKeys.placement(placementId);
-      let placement: Placement;
-      let cached = await artifacts.exists(placementKey);
-      if (cached) {
-        placement = await artifacts.readJson<Placement>(placementKey);
-      } else {
-        try {
-          placement = await heartbeating(() => pack(problem), { models: problem.models.length });
-        } catch (err) {
-          if (err instanceof PackingInputError)
-            throw ApplicationFailure.nonRetryable(err.message, FailureType.InvalidInput);
-          throw err;
-        }
-        await artifacts.writeJson(placementKey, placement);
-        cached = false;
-      }
+      const computeCap = input.limits.computeFraction ?? DEFAULT_COMPUTE_FRACTION;
+      const { models, loads, untrusted } = await tracedDemands(
+        artifacts,
+        input.traceBatches,
+        (processor) => calibrations.get(processor)?.calibration,
+      );
+      const problem = packingProblem({
+        catalog: catalogOrThisMachine(input.catalog),
+        models,
+        limits: input.limits,
+        timeLimitMs: input.timeLimitMs,
+      });
+      const { placementId, placementKey, placement, cached } = await placeProblem(artifacts, problem, {
+        reuse: true,
+        solve: solveInActivity,
+      });
       const processorOf = new Map(problem.instanceTypes.map((t) => [t.name, t.processor as Processor]));
       const plan = capacityPlan(
         servedInstances(placement.instances),
         (modelId, type) => loads.get(`${modelId}/${processorOf.get(type) ?? 'cpu'}`),
-        input.limits.computeFraction ?? DEFAULT_COMPUTE_FRACTION,
+        computeCap,
         Object.fromEntries([...calibrations].map(([processor, c]) => [processor, c.use])),
       );
       const capacityPlanKey = artifactKeys.run(input.runId, 'capacity-plan.json');
@@ -189,47 +181,4 @@ function parseManifest(key: string, bytes: Buffer): ModelSpec[] {
     );
   }
   return parsed.data.models;
-}
-
-async function packingProblem(
-  artifacts: ArtifactStore,
-  input: PackStageInput,
-  calibrations: Map<string, AppliedCalibration>,
-): Promise<{ problem: PackingProblem; loads: Map<string, ModelLoad>; untrusted: number }> {
-  // Keyed `<modelId>/<processor>`: what each model asks of a device of each processor it was traced for.
-  const demands = new Map<string, PackingProblem['models'][number]['demands']>();
-  const loads = new Map<string, ModelLoad>();
-  let untrusted = 0;
-  for (const key of input.traceBatches) {
-    const batch = await artifacts.readJson<TraceBatchRecord>(key);
-    const calibration = calibrations.get(batch.processor)?.calibration;
-    for (const traced of batch.traced) {
-      const { demand } = traced;
-      if (demand.measurement && (!demand.measurement.stable || demand.measurement.contended)) untrusted++;
-      const entry = {
-        memoryGiB: demand.memoryGiB,
-        compute: demandedCompute(demand, calibration),
-        hostMemoryGiB: demand.hostMemoryGiB,
-      };
-      demands.set(traced.modelId, { ...demands.get(traced.modelId), [batch.processor]: entry });
-      loads.set(`${traced.modelId}/${batch.processor}`, {
-        expectedRps: demand.expectedRequestsPerSecond,
-        compute: entry.compute,
-        forwardOnlyCompute: demand.compute ?? 1,
-      });
-    }
-  }
-  const catalog = input.catalog ?? [
-    localInstanceType({ cpus: os.cpus().length, memoryGiB: os.totalmem() / 2 ** 30 }),
-  ];
-  const problem: PackingProblem = {
-    instanceTypes: catalog,
-    // Sorted so that the problem, and so the placement id, does not depend on trace completion order.
-    models: [...demands.entries()]
-      .sort(([a], [b]) => a.localeCompare(b))
-      .map(([id, d]) => ({ id, demands: d })),
-    limits: input.limits,
-    timeLimitMs: input.timeLimitMs,
-  };
-  return { problem, loads, untrusted };
 }

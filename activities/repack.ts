@@ -1,12 +1,9 @@
 import { createHash } from 'node:crypto';
-import os from 'node:os';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { ArtifactStore } from '../src/artifacts/store';
 import { artifactKeys, assertArtifactKey } from '../src/artifacts/keys';
-import { demandedCompute } from '../src/capacity/served-path';
-import { LOCAL_INSTANCE_TYPE, localInstanceType } from '../src/domain/local-catalog';
+import { LOCAL_INSTANCE_TYPE } from '../src/domain/local-catalog';
 import type { RoutingTable } from '../src/domain/load-sweep';
-import type { TraceBatchRecord } from '../src/domain/pipeline-stages';
 import {
   decideRepack,
   type DemandBook,
@@ -18,11 +15,15 @@ import {
 } from '../src/domain/repack';
 import type { Processor } from '../src/domain/task-queues';
 import { InventoryError, readInventory } from '../src/inventory';
-import { pack, PackingInputError, type PackingProblem, type Placement } from '../src/packing';
+import { type AppliedCalibration, latestCalibrations } from '../src/fleet/calibrations';
+import { catalogOrThisMachine } from '../src/fleet/catalog';
+import { packFailed } from '../src/fleet/pack-failed';
+import { placeProblem } from '../src/fleet/placement';
+import { deviceDemand, packingProblem, readTraceBatches } from '../src/fleet/problem';
+import type { Placement } from '../src/packing';
 import { type ModelSpec, traceOptionsFor } from '../src/pipeline/input';
 import { isServerAlive } from './load/servers';
-import { type AppliedCalibration, latestCalibrations } from './capacity/calibrations';
-import { heartbeating } from './heartbeat';
+import { solveInActivity } from './packing';
 import { FailureType } from '../src/domain/failures';
 
 /**
@@ -174,8 +175,7 @@ export function createRepackActivities(artifacts: ArtifactStore) {
       );
       const byId = new Map(models.map((m) => [m.id, m]));
       const retraced = new Set<string>();
-      for (const key of input.traceBatches) {
-        const batch = await artifacts.readJson<TraceBatchRecord>(key);
+      for await (const batch of readTraceBatches(artifacts, input.traceBatches)) {
         for (const t of batch.traced) {
           const model = byId.get(t.modelId);
           if (!model) continue;
@@ -199,16 +199,14 @@ export function createRepackActivities(artifacts: ArtifactStore) {
       if (!(await artifacts.exists(demandsKey))) await artifacts.writeJson(demandsKey, book);
 
       const untraced = sortedIds.filter((id) => !input.processors.some((p) => book[id]?.[p]));
-      const catalog = input.catalog ?? [
-        localInstanceType({ cpus: os.cpus().length, memoryGiB: os.totalmem() / 2 ** 30 }),
-      ];
+      const catalog = catalogOrThisMachine(input.catalog);
       // This machine's served path, as last probed, when packing for this machine (src/capacity).
       const calibrations = input.catalog
         ? new Map<string, AppliedCalibration>()
         : await latestCalibrations(artifacts, input.processors, LOCAL_INSTANCE_TYPE);
       const previous = fleet ? await artifacts.readJson<Placement>(fleet.placementKey) : undefined;
-      const problem: PackingProblem = {
-        instanceTypes: catalog,
+      const problem = packingProblem({
+        catalog,
         models: sortedIds
           .filter((id) => !untraced.includes(id))
           .map((id) => ({
@@ -218,15 +216,11 @@ export function createRepackActivities(artifacts: ArtifactStore) {
                 .filter((p) => book[id]?.[p])
                 .map((p) => {
                   const d = book[id][p]!;
-                  const compute = demandedCompute(
-                    {
-                      expectedRequestsPerSecond: d.expectedRequestsPerSecond ?? input.expectedRatePerModel,
-                      compute: d.compute,
-                      forwardMs: d.forwardMs,
-                    },
-                    calibrations.get(p)?.calibration,
-                  );
-                  return [p, { memoryGiB: d.memoryGiB, compute, hostMemoryGiB: d.hostMemoryGiB }];
+                  const demand = {
+                    ...d,
+                    expectedRequestsPerSecond: d.expectedRequestsPerSecond ?? input.expectedRatePerModel,
+                  };
+                  return [p, deviceDemand(demand, calibrations.get(p)?.calibration)];
                 }),
             ),
           })),
@@ -234,34 +228,21 @@ export function createRepackActivities(artifacts: ArtifactStore) {
         previous,
         maxMoves: previous ? input.maxMoves : undefined,
         timeLimitMs: input.packTimeLimitMs,
-      };
+      });
       if (problem.models.length === 0) {
         throw ApplicationFailure.nonRetryable(
           'no model of the inventory could be traced',
           FailureType.TraceFailed,
         );
       }
-      let placement: Placement;
-      try {
-        placement = await heartbeating(() => pack(problem), { models: problem.models.length });
-      } catch (err) {
-        if (err instanceof PackingInputError) throw invalid(err.message);
-        throw err;
-      }
-      const placementKey = artifactKeys.placement(sha(problem).slice(0, 16));
-      await artifacts.writeJson(placementKey, placement);
+      const { placement, placementKey } = await placeProblem(artifacts, problem, {
+        reuse: false,
+        solve: solveInActivity,
+      });
 
       const typeOf = new Map(catalog.map((t) => [t.name, t]));
       const served = placement.instances.filter((i) => i.devices.some((d) => d.length > 0));
-      if (served.length === 0) {
-        throw ApplicationFailure.nonRetryable(
-          `no model could be placed on any instance type of the catalog: ${placement.unplaced
-            .slice(0, 5)
-            .map((u) => `${u.id}: ${u.reason}`)
-            .join('; ')}`,
-          FailureType.PackFailed,
-        );
-      }
+      if (served.length === 0) throw packFailed(placement.unplaced);
       const firstType = typeOf.get(served[0]?.type ?? '') ?? catalog[0];
       const previousIds = new Set(previous?.instances.flatMap((i) => i.devices.flat()) ?? []);
       const placed = placement.instances.flatMap((i) => i.devices.flat());

@@ -2,9 +2,21 @@
 # One idempotent setup for a fresh machine: npm packages, the tracer's Python environment, and the
 # Temporal CLI + k6 built from the Go module proxy. Each step records a stamp of its inputs and is
 # skipped while they are unchanged, so a second run takes seconds.
+#
+#   scripts/setup.sh                 what `make demo` and `make dev` run
+#   scripts/setup.sh --test-cluster  also the test cluster's Kubernetes binaries (`make test`): only the
+#                                    tests start that cluster, and building it is most of a first setup
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
+
+test_cluster=0
+for arg in "$@"; do
+  case $arg in
+    --test-cluster) test_cluster=1 ;;
+    *) echo "usage: scripts/setup.sh [--test-cluster]" >&2; exit 2 ;;
+  esac
+done
 
 TEMPORAL_CLI_VERSION=v1.5.1   # v1.6.0+ carry a replace directive and cannot be `go install`ed
 K6_VERSION=v1.4.2
@@ -105,11 +117,14 @@ apt_step
 # The Go builds are CPU-bound and the Python download is network-bound: run them side by side.
 ( go_tool temporal github.com/temporalio/cli/cmd/temporal "$TEMPORAL_CLI_VERSION" &&
   go_tool k6 go.k6.io/k6 "$K6_VERSION" &&
-  kube_step ) &
+  if [ "$test_cluster" = 1 ]; then kube_step; fi ) &
 tools_pid=$!
 python_step
 node_step
 wait "$tools_pid"
 build_step
 containers_step
+if [ "$test_cluster" = 0 ] && [ ! -x .tools/bin/kube-apiserver ]; then
+  say "the Kubernetes test cluster is not built: only the tests start it (\`make test\` builds it)"
+fi
 say "ready"

@@ -23,6 +23,7 @@ import type { CapacityCheck } from '../src/capacity/check';
 import { sweepRangeFor } from '../src/capacity/plan';
 import { unstableLine } from '../src/domain/load-sweep';
 import { type PackStageResult, servedInstances, type TraceStageSummary } from '../src/domain/pipeline-stages';
+import { packFailed } from '../src/fleet/pack-failed';
 import {
   StowageCostPerHour,
   StowageModelCount,
@@ -429,13 +430,7 @@ async function packStage(
   if (inUse === 0) {
     // Name the models and why: the demand behind a misfit is only known from the trace, so this is where
     // a user learns that the catalog cannot hold them.
-    throw ApplicationFailure.nonRetryable(
-      `no model could be placed on any instance type of the catalog: ${result.unplaced
-        .slice(0, 5)
-        .map((u) => `${u.id}: ${u.reason}`)
-        .join('; ')}${result.unplaced.length > 5 ? ` (and ${result.unplaced.length - 5} more)` : ''}`,
-      FailureType.PackFailed,
-    );
+    throw packFailed(result.unplaced);
   }
   return result;
 }

@@ -22,8 +22,8 @@ import {
 } from '../../src/capacity/served-path';
 import { isStableRate, settledRate } from '../../src/capacity/stable-rate';
 import type { ProjectPaths } from '../../src/config/paths';
-import type { TraceBatchRecord } from '../../src/domain/pipeline-stages';
-import type { StepFigures } from '../../src/domain/load-sweep';
+import { readTraceBatches } from '../../src/fleet/problem';
+import type { StepFigures } from '../../src/domain/step-figures';
 import { verdict } from '../../src/domain/knee';
 import { runK6 } from '../load/k6';
 import { tableFile } from '../load/routes';
@@ -184,8 +184,7 @@ export function createCapacityActivities(
       size: number;
     }): Promise<ProbeSample> {
       const timed: { modelId: string; forwardMs: number }[] = [];
-      for (const key of input.traceBatches) {
-        const batch = await artifacts.readJson<TraceBatchRecord>(key);
+      for await (const batch of readTraceBatches(artifacts, input.traceBatches)) {
         if (batch.processor !== input.processor) continue;
         for (const t of batch.traced) {
           const forwardMs = forwardMsOf(t.demand);

@@ -2,7 +2,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import type { ArtifactStore } from '../../src/artifacts/store';
 import { artifactKeys } from '../../src/artifacts/keys';
-import type { TraceBatchRecord } from '../../src/domain/pipeline-stages';
+import { readTraceBatches } from '../../src/fleet/problem';
 import { diffServers, waves } from '../../src/kubernetes/diff';
 import {
   COMPONENT,
@@ -49,8 +49,7 @@ async function servedModels(
 ): Promise<Map<string, ServedModel>> {
   const models = new Map<string, ServedModel>();
   const root = artifactsRoot.replace(/\/+$/, '');
-  for (const key of traceBatches) {
-    const batch = await artifacts.readJson<TraceBatchRecord>(key);
+  for await (const batch of readTraceBatches(artifacts, traceBatches)) {
     for (const t of batch.traced) {
       const prefix = t.artifact.prefix.replace(/^\/+|\/+$/g, '');
       models.set(t.modelId, {

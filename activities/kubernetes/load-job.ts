@@ -1,13 +1,8 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { ArtifactStore } from '../../src/artifacts/store';
 import { kneeOf, nextStep, type Slo, verdict } from '../../src/domain/knee';
-import type {
-  DeviceLayout,
-  LatencyRange,
-  RoutingTable,
-  StepFigures,
-  StepResult,
-} from '../../src/domain/load-sweep';
+import type { DeviceLayout, LatencyRange, RoutingTable, StepResult } from '../../src/domain/load-sweep';
+import type { StepFigures } from '../../src/domain/step-figures';
 import { routingConfigMapName } from '../../src/kubernetes/names';
 import { createReportActivities } from '../load/report';
 import { createRouteActivities } from '../load/routes';

@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { ArtifactStore } from '../../src/artifacts/store';
-import type { StepFigures } from '../../src/domain/load-sweep';
+import type { StepFigures } from '../../src/domain/step-figures';
 import { SERVER } from '../../src/kubernetes/labels';
 import { kubeCall, type KubernetesDeps, kubeClients } from './client';
 import { k6Scripts, KWOK_NODE_ANNOTATION, runK6Job } from './k6-job';

@@ -4,8 +4,7 @@ import { createMeasureActivities } from './measure';
 import { createReportActivities } from './report';
 import { createRouteActivities } from './routes';
 import { createServerActivities } from './servers';
-import { localInstanceType } from '../../src/domain/local-catalog';
-import os from 'node:os';
+import { thisMachine } from '../../src/fleet/catalog';
 
 /** Activities of the local runtime and the load tests: servers, routes, k6 steps, the report. */
 export function createLoadActivities(paths: ProjectPaths, artifacts: ArtifactStore) {
@@ -16,7 +15,7 @@ export function createLoadActivities(paths: ProjectPaths, artifacts: ArtifactSto
     ...createReportActivities(artifacts),
     /** This machine as a packing instance type (src/domain/local-catalog.ts). */
     async describeLocalMachine() {
-      return localInstanceType({ cpus: os.cpus().length, memoryGiB: os.totalmem() / 2 ** 30 });
+      return thisMachine();
     },
   };
 }

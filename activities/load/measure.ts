@@ -5,10 +5,10 @@ import {
   DEFAULT_SLO,
   stepStabilityOf,
   type LatencyRange,
-  type StepFigures,
   type StepStability,
   type WindowedStepFigures,
 } from '../../src/domain/load-sweep';
+import type { StepFigures } from '../../src/domain/step-figures';
 import {
   combineWindows,
   isStable,

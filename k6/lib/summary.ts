@@ -3,26 +3,7 @@
  * sub-metrics (`metric{scenario:step_i}`), which k6 only computes for metrics named in thresholds, so each
  * script registers always-true thresholds for the sub-metrics it reads (see stepThresholds).
  */
-
-export interface StepFigures {
-  scenario: string;
-  /** Requests per second the executor was asked to start. */
-  offeredRate: number;
-  /** Successful responses per second over the step. */
-  achievedRate: number;
-  requests: number;
-  failures: number;
-  errorRate: number;
-  droppedIterations: number;
-  durationSeconds: number;
-  /** Latency of successful responses, in milliseconds (null when none succeeded). */
-  minMs: number | null;
-  p50Ms: number | null;
-  p90Ms: number | null;
-  p95Ms: number | null;
-  p99Ms: number | null;
-  maxMs: number | null;
-}
+import type { ScenarioFigures } from '../../src/domain/step-figures.ts';
 
 export const TREND_STATS = ['avg', 'min', 'med', 'max', 'p(90)', 'p(95)', 'p(99)'];
 
@@ -53,7 +34,7 @@ export function stepFigures(
   scenario: string,
   offeredRate: number,
   durationSeconds: number,
-): StepFigures {
+): ScenarioFigures {
   const latency = `http_req_duration{scenario:${scenario},expected_response:true}`;
   const requests = value(data, `http_reqs{scenario:${scenario}}`, 'count') ?? 0;
   // http_req_failed is a Rate: `passes` counts the failed requests (the rate's true samples).

@@ -3,11 +3,11 @@
  * its input validation, which runs inside the workflow before any load is sent. Pure: workflow-safe.
  */
 import type { KneePlan, Slo, Verdict } from './knee';
+import type { StepFigures } from './step-figures';
 import {
   DEFAULT_P90_FLOOR_OF_SLO,
   DEFAULT_TOLERANCE,
   STABLE_WINDOWS,
-  type CombinedFigures,
   type Spread,
   type StabilityRule,
   type WindowFigures,
@@ -86,11 +86,6 @@ export interface StepStability {
   rule: StabilityRule;
   /** A step whose last windows all miss it ends early (src/domain/stability.ts, stepSettled). */
   sloP90Ms: number;
-}
-
-/** Figures of one k6 step, as k6/lib/summary.ts writes them (k6 scripts cannot import this file). */
-export interface StepFigures extends CombinedFigures {
-  offeredRate: number;
 }
 
 /**

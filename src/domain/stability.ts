@@ -17,16 +17,7 @@
  * step its steady state without the warm-up, for an unstable one the state it was drifting to. Pure and
  * deterministic: workflow code and activities share it.
  */
-
-/** Latency of successful responses, in milliseconds (null when none succeeded). */
-export interface LatencyFigures {
-  minMs: number | null;
-  p50Ms: number | null;
-  p90Ms: number | null;
-  p95Ms: number | null;
-  p99Ms: number | null;
-  maxMs: number | null;
-}
+import type { CombinedFigures, LatencyFigures } from './step-figures';
 
 /** Figures of one measurement window of a load step. */
 export interface WindowFigures extends LatencyFigures {
@@ -107,16 +98,6 @@ function passTogether(p90s: number[], rule: StabilityRule): boolean {
   if (slo === undefined || p90s.some((p) => p > slo)) return false;
   const climbing = p90s.every((p, i) => i === 0 || p > p90s[i - 1]);
   return !(climbing && p90s[p90s.length - 1] - p90s[0] > rule.p90FloorMs);
-}
-
-/** A step's figures from its windows, as k6's one-run summary would give them over the judged windows. */
-export interface CombinedFigures extends LatencyFigures {
-  achievedRate: number;
-  requests: number;
-  failures: number;
-  errorRate: number;
-  droppedIterations: number;
-  durationSeconds: number;
 }
 
 /**

@@ -12,7 +12,7 @@ import { openArtifactStore } from '../../src/artifacts/store';
 import { projectPaths } from '../../src/config/paths';
 import { waitUntil } from '../../src/dev/child';
 import { freePort } from '../../src/dev/ports';
-import type { StepFigures } from '../../src/domain/load-sweep';
+import type { StepFigures } from '../../src/domain/step-figures';
 import { probeContainerRuntime } from '../../src/images/container-runtime';
 import { renderFleet, SERVER_PORT, type ServerPlan } from '../../src/kubernetes/manifests';
 import { inActivity } from '../support/activity-context';

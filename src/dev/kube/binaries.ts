@@ -20,7 +20,7 @@ export function kubeBinaries(toolsBin: string): KubeBinaries {
     const file = path.join(toolsBin, name);
     if (!fs.existsSync(file)) {
       throw new ConfigError(
-        `${name} is missing from ${toolsBin}: run \`make setup\` (or scripts/setup.sh) to build the test cluster's binaries`,
+        `${name} is missing from ${toolsBin}: run \`make setup-test\` (or scripts/setup.sh --test-cluster) to build the test cluster's binaries`,
       );
     }
     return file;

@@ -19,7 +19,7 @@ import path from 'node:path';
 import { projectPaths } from '../../../src/config/paths';
 import { freePort } from '../../../src/dev/ports';
 import { kneeOf, type Slo } from '../../../src/domain/knee';
-import type { StepFigures } from '../../../src/domain/load-sweep';
+import type { StepFigures } from '../../../src/domain/step-figures';
 import { adaptive, buildTracedModels, k6Steps, type Target } from './harness';
 
 const paths = projectPaths();

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { projectPaths } from '../../../src/config/paths';
 import { kneeOf, nextStep, verdict, type KneePlan, type Slo } from '../../../src/domain/knee';
-import type { StepFigures } from '../../../src/domain/load-sweep';
+import type { StepFigures } from '../../../src/domain/step-figures';
 
 const paths = projectPaths();
 

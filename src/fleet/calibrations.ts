@@ -1,6 +1,6 @@
-import type { ArtifactStore } from '../../src/artifacts/store';
-import type { CalibrationUse } from '../../src/capacity/plan';
-import { type Calibration, latestCalibrationKey, servedCostMs } from '../../src/capacity/served-path';
+import type { ArtifactStore } from '../artifacts/store';
+import type { CalibrationUse } from '../capacity/plan';
+import { type Calibration, latestCalibrationKey, servedCostMs } from '../capacity/served-path';
 
 /** Reading the served-path calibrations a pack plans with (src/capacity). */
 

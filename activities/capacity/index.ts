@@ -74,9 +74,6 @@ function windowFor(seconds: number, lastRate: number | undefined): number {
   return Math.min(12, Math.max(seconds, Math.ceil(MIN_WINDOW_REQUESTS / lastRate)));
 }
 
-/** The most open-loop share tried when the closed-loop ramp never saturated the device. */
-const MAX_OPEN_LOOP_SHARE = 2;
-
 /** An open-loop step lasts long enough for about this many answers (at least three windows, at most 20 s). */
 const OPEN_LOOP_REQUESTS = 150;
 
@@ -266,20 +263,12 @@ export function createCapacityActivities(
       if (within.length === 0) {
         return { levels, chosen: levels.indexOf(best), saturationRps: best.rps, sloMet: false, ...load() };
       }
-      // Open-loop steps at shares of the chosen rate, at random models as a sweep offers them: how much
-      // of the closed-loop rate keeps the SLO when arrivals do not wait for answers (src/capacity).
-      // A ramp that ran out of clients while still gaining never saturated the device: open loop may keep
-      // more than its rate.
-      const previous = levels.filter((l) => l.concurrency < best.concurrency).at(-1);
-      const unsaturated =
-        best.concurrency >= input.maxConcurrency &&
-        previous !== undefined &&
-        best.rps >= previous.rps * (1 + MIN_LEVEL_GAIN);
-      const maxShare = unsaturated ? MAX_OPEN_LOOP_SHARE : 1;
+      // Open-loop steps at shares of the chosen rate, at random models as a sweep offers them: the share of
+      // the closed-loop rate that keeps the SLO when arrivals do not wait for answers (src/capacity).
       for (
-        let share = nextOpenLoopShare(openLoop, maxShare);
+        let share = nextOpenLoopShare(openLoop);
         share !== undefined;
-        share = nextOpenLoopShare(openLoop, maxShare)
+        share = nextOpenLoopShare(openLoop)
       ) {
         const rate = Math.round(best.rps * share * 100) / 100;
         const seconds = Math.min(20, Math.max(3 * input.windowSeconds, Math.ceil(OPEN_LOOP_REQUESTS / rate)));
@@ -296,7 +285,9 @@ export function createCapacityActivities(
           progress(),
         );
         const step = figures.steps[0];
-        serverAnswered(step, levels);
+        // A step past the SLO may time requests out, which fails the step; only a server that answered
+        // nothing is lost.
+        if (step.achievedRate === 0) serverAnswered(step, levels);
         const slo = { p90Ms: input.sloP90Ms, maxErrorRate: 0.01 };
         openLoop.push({
           share,

@@ -97,25 +97,32 @@ export interface OpenLoopCheck {
   steps: OpenLoopStep[];
 }
 
-/** The open-loop search covers shares from this to `maxShare`, to within OPEN_LOOP_RESOLUTION. */
+/** The open-loop search covers shares from MIN_OPEN_LOOP_SHARE to MAX_OPEN_LOOP_SHARE, to within 1/16. */
 export const MIN_OPEN_LOOP_SHARE = 0.5;
+export const MAX_OPEN_LOOP_SHARE = 2;
 const OPEN_LOOP_RESOLUTION = 1 / 16;
+/**
+ * Above the whole rate the search climbs by this much per step: a step past the SLO overloads the server,
+ * and its queue, left to drain, would weigh on the next step; a small overshoot keeps that queue short.
+ */
+const OPEN_LOOP_CLIMB = 1 / 4;
 
 /**
  * The next share of the probe's rate to offer open-loop, or undefined when the search is over: the whole
- * rate first (batching servers may keep all of it), then `maxShare` when that passed, then bisection
- * between the highest share that passed (or MIN_OPEN_LOOP_SHARE) and the lowest that failed (or
- * `maxShare`), to within 1/16. `maxShare` is above 1 only when the closed-loop ramp ran out of clients
- * while still gaining: the device was not saturated, and open-loop traffic may keep more than the rate.
+ * rate first; while every share passed, a quarter more (open-loop arrivals queue up and so fill a batching
+ * server's batches better than the ramp's few clients did: bert-base on two workers kept 19.9 req/s within
+ * its SLO in the sweep where the ramp saturated at 16.7); once one failed, bisection between the highest
+ * share that passed (or MIN_OPEN_LOOP_SHARE) and the lowest that failed, to within 1/16.
  */
-export function nextOpenLoopShare(steps: OpenLoopStep[], maxShare = 1): number | undefined {
+export function nextOpenLoopShare(steps: OpenLoopStep[]): number | undefined {
   if (steps.length === 0) return 1;
   const passed = steps.filter((s) => s.pass).map((s) => s.share);
   const failed = steps.filter((s) => !s.pass).map((s) => s.share);
   const lo = passed.length > 0 ? Math.max(...passed) : MIN_OPEN_LOOP_SHARE;
-  const hi = failed.length > 0 ? Math.min(...failed) : maxShare;
+  if (failed.length === 0)
+    return lo < MAX_OPEN_LOOP_SHARE ? Math.min(MAX_OPEN_LOOP_SHARE, lo + OPEN_LOOP_CLIMB) : undefined;
+  const hi = Math.min(...failed);
   if (hi - lo <= OPEN_LOOP_RESOLUTION + 1e-9) return undefined;
-  if (failed.length === 0 && !steps.some((s) => s.share === hi)) return hi;
   if (passed.length === 0 && hi <= MIN_OPEN_LOOP_SHARE + 1e-9) return undefined;
   return Math.round(((lo + hi) / 2) * 10_000) / 10_000;
 }

@@ -9,6 +9,7 @@ import {
   calibrationKey,
   computeDemand,
   demandedCompute,
+  MAX_OPEN_LOOP_SHARE,
   MIN_OPEN_LOOP_SHARE,
   nextOpenLoopShare,
   type OpenLoopStep,
@@ -93,7 +94,7 @@ describe('capacity model: the served path', () => {
     );
   });
 
-  it('searches the open-loop share: the whole rate first, then bisection to 1/16', () => {
+  it('searches the open-loop share: the whole rate, a quarter more while it passes, then bisection to 1/16', () => {
     const step = (share: number, pass: boolean): OpenLoopStep => ({
       share,
       offeredRate: 40 * share,
@@ -102,7 +103,6 @@ describe('capacity model: the served path', () => {
       pass,
     });
     assert.equal(nextOpenLoopShare([]), 1);
-    assert.equal(nextOpenLoopShare([step(1, true)]), undefined, 'the whole rate kept: done');
     const steps = [step(1, false)];
     assert.equal(nextOpenLoopShare(steps), 0.75);
     steps.push(step(0.75, true));
@@ -118,15 +118,22 @@ describe('capacity model: the served path', () => {
     none.push(step(0.5625, false));
     assert.equal(nextOpenLoopShare(none), undefined);
     assert.equal(openLoopShareOf(none), MIN_OPEN_LOOP_SHARE);
-    // A probe that ran out of clients still gaining: above the whole rate, up to the most allowed.
+    // The whole rate kept: climb by quarters, then bisect the last quarter.
     const more = [step(1, true)];
-    assert.equal(nextOpenLoopShare(more, 2), 2);
-    more.push(step(2, false));
-    assert.equal(nextOpenLoopShare(more, 2), 1.5);
-    more.push(step(1.5, true));
-    assert.equal(nextOpenLoopShare(more, 2), 1.75);
-    assert.equal(openLoopShareOf([step(1, true), step(2, true)]), 2);
-    assert.equal(nextOpenLoopShare([step(1, true), step(2, true)], 2), undefined, 'the most allowed kept');
+    assert.equal(nextOpenLoopShare(more), 1.25);
+    more.push(step(1.25, true));
+    assert.equal(nextOpenLoopShare(more), 1.5);
+    more.push(step(1.5, false));
+    assert.equal(nextOpenLoopShare(more), 1.375);
+    more.push(step(1.375, true));
+    assert.equal(nextOpenLoopShare(more), 1.4375);
+    more.push(step(1.4375, false));
+    assert.equal(nextOpenLoopShare(more), undefined, 'bracketed within 1/16');
+    assert.equal(openLoopShareOf(more), 1.375);
+    const all = [1, 1.25, 1.5, 1.75, 2].map((share) => step(share, true));
+    assert.equal(nextOpenLoopShare(all.slice(0, 4)), MAX_OPEN_LOOP_SHARE);
+    assert.equal(nextOpenLoopShare(all), undefined, 'the most allowed kept');
+    assert.equal(openLoopShareOf(all), MAX_OPEN_LOOP_SHARE);
   });
 
   it('closes the loop: a measured knee scales the next plan, idempotently', () => {

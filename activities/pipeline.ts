@@ -95,7 +95,6 @@ export function createPipelineActivities(artifacts: ArtifactStore) {
      */
     async packPlacement(input: PackStageInput): Promise<PackStageResult> {
       const calibrations = await readCalibrations(artifacts, input.calibrations ?? []);
-      const computeCap = input.limits.computeFraction ?? DEFAULT_COMPUTE_FRACTION;
       const { models, loads, untrusted } = await tracedDemands(
         artifacts,
         input.traceBatches,
@@ -115,7 +114,7 @@ export function createPipelineActivities(artifacts: ArtifactStore) {
       const plan = capacityPlan(
         servedInstances(placement.instances),
         (modelId, type) => loads.get(`${modelId}/${processorOf.get(type) ?? 'cpu'}`),
-        computeCap,
+        input.limits.computeFraction ?? DEFAULT_COMPUTE_FRACTION,
         Object.fromEntries([...calibrations].map(([processor, c]) => [processor, c.use])),
       );
       const capacityPlanKey = artifactKeys.run(input.runId, 'capacity-plan.json');

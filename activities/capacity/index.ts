@@ -263,6 +263,7 @@ export function createCapacityActivities(
       if (within.length === 0) {
         return { levels, chosen: levels.indexOf(best), saturationRps: best.rps, sloMet: false, ...load() };
       }
+      const slo = { p90Ms: input.sloP90Ms, maxErrorRate: 0.01 };
       // Open-loop steps at shares of the chosen rate, at random models as a sweep offers them: the share of
       // the closed-loop rate that keeps the SLO when arrivals do not wait for answers (src/capacity).
       for (
@@ -288,7 +289,6 @@ export function createCapacityActivities(
         // A step past the SLO may time requests out, which fails the step; only a server that answered
         // nothing is lost.
         if (step.achievedRate === 0) serverAnswered(step, levels);
-        const slo = { p90Ms: input.sloP90Ms, maxErrorRate: 0.01 };
         openLoop.push({
           share,
           offeredRate: rate,

@@ -20,10 +20,10 @@ import { DEFAULT_COMPUTE_FRACTION } from '../packing/types';
  * The packer keeps every device under a compute cap (DEFAULT_COMPUTE_FRACTION, 0.83): the knee of the
  * throughput–latency curve is where a device reaches it. The closed-loop rate is not that knee: open-loop
  * traffic (the sweep's, production's) arrives in bursts and queues, and how much of the closed-loop rate
- * it keeps within the SLO depends on the regime. Small models saturated far inside the SLO kept 0.81 of it
- * on this machine; a bert-base whose 3 clients already filled the SLO kept 0.91–0.99; a batching bert-base
- * whose 10 clients did kept 0.6–0.84 in two sweeps. So the probe measures it: open-loop steps at shares of its rate,
- * bisected, give the highest share that met the SLO (`openLoop.share`). The served cost is scaled so that
+ * it keeps within the SLO depends on the regime: queues cost small models that saturate far inside the SLO
+ * (the demo kept 0.81 of it), while queued arrivals fill a batching server's batches better than the
+ * ramp's few clients did, so a bert-base may keep more than its rate. So the probe measures it: open-loop
+ * steps at shares of its rate (nextOpenLoopShare) give the highest share that met the SLO (`openLoop.share`). The served cost is scaled so that
  * the default cap is reached at that share of the probe's rate; a probe without the open-loop steps is
  * taken as keeping the cap's share, as plans before them assumed.
  *
@@ -116,14 +116,13 @@ const OPEN_LOOP_CLIMB = 1 / 4;
  */
 export function nextOpenLoopShare(steps: OpenLoopStep[]): number | undefined {
   if (steps.length === 0) return 1;
-  const passed = steps.filter((s) => s.pass).map((s) => s.share);
   const failed = steps.filter((s) => !s.pass).map((s) => s.share);
-  const lo = passed.length > 0 ? Math.max(...passed) : MIN_OPEN_LOOP_SHARE;
+  const lo = openLoopShareOf(steps);
   if (failed.length === 0)
     return lo < MAX_OPEN_LOOP_SHARE ? Math.min(MAX_OPEN_LOOP_SHARE, lo + OPEN_LOOP_CLIMB) : undefined;
   const hi = Math.min(...failed);
   if (hi - lo <= OPEN_LOOP_RESOLUTION + 1e-9) return undefined;
-  if (passed.length === 0 && hi <= MIN_OPEN_LOOP_SHARE + 1e-9) return undefined;
+  if (hi <= MIN_OPEN_LOOP_SHARE + 1e-9) return undefined;
   return Math.round(((lo + hi) / 2) * 10_000) / 10_000;
 }
 
